@@ -1,0 +1,1 @@
+"""The `writing-rl` command line: one module per subcommand, each exposing ``register(subparsers)``."""

@@ -1,0 +1,216 @@
+"""Judge backends: one chat completion per call, faults mapped to retryable or fatal.
+
+A backend never retries; the client does. ``TransientError`` means "try again" (timeouts, dropped
+connections, 429, 5xx, malformed replies); ``JudgeConfigError`` means "a setting is wrong".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any, Protocol
+
+from .errors import JudgeConfigError
+from .settings import JudgeSettings
+
+
+@dataclass
+class Completion:
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+class TransientError(Exception):
+    """A failure worth retrying; ``retry_after`` is the server's own hint in seconds, if any."""
+
+    def __init__(self, reason: str, retry_after: float | None = None, status: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+        self.status = status
+
+
+class Backend(Protocol):
+    async def complete(
+        self, messages: list[dict[str, str]], *, max_tokens: int, temperature: float, extra: dict[str, Any]
+    ) -> Completion: ...
+
+    async def close(self) -> None: ...
+
+
+def parse_retry_after(headers: Any) -> float | None:
+    """Seconds from ``retry-after-ms`` / ``retry-after`` (seconds or an HTTP date)."""
+    if not headers:
+        return None
+    get = headers.get
+    ms = get("retry-after-ms") or get("Retry-After-Ms")
+    if ms:
+        try:
+            return max(0.0, float(ms) / 1000.0)
+        except ValueError:
+            pass
+    raw = get("retry-after") or get("Retry-After")
+    if not raw:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        pass
+    try:
+        import datetime as _dt
+
+        when = parsedate_to_datetime(raw)
+        return max(0.0, (when - _dt.datetime.now(when.tzinfo)).total_seconds())
+    except (TypeError, ValueError):
+        return None
+
+
+def config_error_for(status: int, settings: JudgeSettings, detail: str) -> JudgeConfigError:
+    """Turn a non-retryable HTTP status into an error naming the setting to fix."""
+    detail = (detail or "").strip().replace("\n", " ")[:300]
+    where = settings.base_url or ("DashScope" if settings.backend == "dashscope" else "the OpenAI API")
+    if status == 401:
+        msg = f"the judge at {where} rejected the API key (HTTP 401): check {settings.key_env}"
+    elif status == 403:
+        msg = (
+            f"the judge at {where} refused access (HTTP 403) to model {settings.model!r}: "
+            f"check the permissions of {settings.key_env} or JUDGE_MODEL"
+        )
+    elif status == 404:
+        msg = (
+            f"the judge at {where} answered 404 for model {settings.model!r}: check JUDGE_BASE_URL "
+            "(an OpenAI-compatible server usually ends in /v1) and JUDGE_MODEL"
+        )
+    else:
+        msg = (
+            f"the judge at {where} rejected the request (HTTP {status}): check JUDGE_MODEL, "
+            "JUDGE_MAX_TOKENS and JUDGE_MAX_CHARS (prompt too long for the judge's context?)"
+        )
+    return JudgeConfigError(f"{msg}. Server said: {detail}" if detail else msg)
+
+
+FATAL_STATUSES = {400, 401, 403, 404, 422}
+
+
+class OpenAIBackend:
+    """Any OpenAI-compatible chat-completions endpoint, through the ``openai`` SDK."""
+
+    def __init__(self, settings: JudgeSettings, base_url: str | None = None) -> None:
+        import openai
+
+        self._openai = openai
+        self.settings = settings
+        self.client = openai.AsyncOpenAI(
+            api_key=settings.api_key(),
+            base_url=base_url or settings.base_url,
+            timeout=settings.timeout_s,
+            max_retries=0,
+        )
+
+    async def complete(
+        self, messages: list[dict[str, str]], *, max_tokens: int, temperature: float, extra: dict[str, Any]
+    ) -> Completion:
+        oa = self._openai
+        try:
+            resp = await self.client.chat.completions.create(
+                model=self.settings.model,
+                messages=messages,  # type: ignore[arg-type]
+                max_tokens=max_tokens,
+                temperature=temperature,
+                extra_body=extra or None,
+            )
+        except oa.APITimeoutError:
+            raise TransientError(f"timeout after {self.settings.timeout_s:g}s") from None
+        except oa.APIConnectionError as e:
+            raise TransientError(f"connection error: {type(e.__cause__ or e).__name__}") from None
+        except oa.APIStatusError as e:
+            status = e.status_code
+            if status in FATAL_STATUSES:
+                raise config_error_for(status, self.settings, str(getattr(e, "message", ""))) from None
+            raise TransientError(
+                f"HTTP {status}", retry_after=parse_retry_after(e.response.headers), status=status
+            ) from None
+        except (oa.APIResponseValidationError, json.JSONDecodeError, ValueError, TypeError) as e:
+            raise TransientError(f"malformed response: {type(e).__name__}") from None
+        choices = getattr(resp, "choices", None)
+        if not choices or choices[0].message is None or not isinstance(choices[0].message.content, str):
+            raise TransientError("malformed response: no message content")
+        usage = getattr(resp, "usage", None)
+        return Completion(
+            text=choices[0].message.content,
+            prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+            completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+        )
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+class DashScopeBackend:
+    """DashScope (Qwen models) through the ``dashscope`` SDK's async generation API."""
+
+    def __init__(self, settings: JudgeSettings) -> None:
+        self.settings = settings
+        self.key = settings.api_key()
+
+    async def complete(
+        self, messages: list[dict[str, str]], *, max_tokens: int, temperature: float, extra: dict[str, Any]
+    ) -> Completion:
+        from dashscope import AioGeneration
+
+        kwargs: dict[str, Any] = dict(
+            model=self.settings.model,
+            messages=messages,
+            api_key=self.key,
+            result_format="message",
+            max_tokens=max_tokens,
+            temperature=temperature,
+            request_timeout=int(max(1, round(self.settings.timeout_s))),
+            **(extra or {}),
+        )
+        if self.settings.base_url:
+            kwargs["base_address"] = self.settings.base_url
+        try:
+            resp = await asyncio.wait_for(AioGeneration.call(**kwargs), timeout=self.settings.timeout_s + 1)
+        except asyncio.TimeoutError:
+            raise TransientError(f"timeout after {self.settings.timeout_s:g}s") from None
+        except JudgeConfigError:
+            raise
+        except Exception as e:  # the SDK surfaces network faults as assorted exception types
+            raise TransientError(f"connection error: {type(e).__name__}") from None
+        status = int(getattr(resp, "status_code", 0) or 0)
+        if status != 200:
+            detail = f"{getattr(resp, 'code', '')} {getattr(resp, 'message', '')}".strip()
+            if status in FATAL_STATUSES:
+                raise config_error_for(status, self.settings, detail)
+            return_after = parse_retry_after(getattr(resp, "headers", None))
+            raise TransientError(f"HTTP {status} {detail}".strip(), retry_after=return_after, status=status)
+        try:
+            content = resp.output.choices[0].message.content
+        except (AttributeError, IndexError, KeyError, TypeError):
+            content = None
+        if not isinstance(content, str):
+            raise TransientError("malformed response: no message content")
+        usage = getattr(resp, "usage", None)
+        return Completion(
+            text=content,
+            prompt_tokens=int(getattr(usage, "input_tokens", 0) or 0),
+            completion_tokens=int(getattr(usage, "output_tokens", 0) or 0),
+        )
+
+    async def close(self) -> None:
+        return None
+
+
+def make_backend(settings: JudgeSettings) -> Backend:
+    """The backend for these settings (a comma-separated ``base_url`` is an endpoint pool)."""
+    if settings.backend == "dashscope":
+        return DashScopeBackend(settings)
+    if settings.base_url and "," in settings.base_url:
+        from .pool import PoolBackend
+
+        return PoolBackend(settings)
+    return OpenAIBackend(settings)

@@ -1,0 +1,221 @@
+"""One pairwise comparison of a policy response with a reference, under a position strategy.
+
+Strategies:
+
+* ``position-disadvantage`` (default): the reference is answer A, the policy response answer B,
+  a deliberate handicap against the judge's preference for the first position.
+* ``position-advantage``: the policy response is answer A.
+* ``both-orders``: judge both ways; a win only if the response wins both, a loss only if it
+  loses both, otherwise a tie. ``disagreement`` says whether the two orders disagreed.
+
+A judgment whose judge call failed, or whose reply has no verdict line, is ``failed``; it is never
+turned into a win, a loss or a tie.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .client import ChatResult, JudgeClient, get_client
+from .errors import JudgeInputError
+from .settings import JudgeSettings
+from .templates import Template, load_template
+from .text import neutralise, new_nonce, strip_reasoning, truncate_middle, wrap_answer
+from .verdict import parse_verdict
+
+STRATEGIES = ("position-disadvantage", "position-advantage", "both-orders")
+OUTCOMES = ("win", "tie", "loss", "failed")
+
+
+@dataclass
+class OrderResult:
+    policy_position: str
+    verdict: str | None
+    outcome: str
+    raw: str | None
+    error: str | None = None
+
+
+@dataclass
+class Judgment:
+    """The result of one comparison, from the policy response's point of view."""
+
+    outcome: str
+    strategy: str
+    reason: str | None = None
+    raw: str | None = None
+    attempts: int = 0
+    latency_s: float = 0.0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    truncated: dict[str, bool] = field(default_factory=dict)
+    disagreement: bool | None = None
+    orders: list[OrderResult] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome == "failed"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def format_criteria(criteria: Any) -> str:
+    """Render criteria (text, a list of strings, or WritingBench-style dicts) as a bullet list."""
+    if criteria is None:
+        return ""
+    if isinstance(criteria, str):
+        stripped = criteria.strip()
+        if stripped[:1] in "[{":
+            try:  # structured criteria stored as JSON text (parquet keeps one column type)
+                return format_criteria(json.loads(stripped))
+            except json.JSONDecodeError:
+                pass
+        return stripped
+    if isinstance(criteria, dict):
+        criteria = [criteria]
+    lines = []
+    for c in criteria:
+        if isinstance(c, dict):
+            name = str(c.get("name") or c.get("title") or "").strip()
+            desc = str(c.get("criteria_description") or c.get("description") or "").strip()
+            lines.append(f"- {name}: {desc}" if name and desc else f"- {name or desc}")
+        else:
+            lines.append(f"- {str(c).strip()}")
+    return "\n".join(line for line in lines if line.strip("- "))
+
+
+def _policy_outcome(verdict: str, policy_position: str) -> str:
+    if verdict == "TIE":
+        return "tie"
+    return "win" if verdict == policy_position else "loss"
+
+
+def _require_text(name: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise JudgeInputError(f"the {name} must be text, got {type(value).__name__}")
+    if not value.strip():
+        raise JudgeInputError(f"the {name} is empty")
+    return value
+
+
+class PairwiseJudge:
+    """Renders prompts and judges pairs with one client and one pair of templates."""
+
+    def __init__(
+        self,
+        settings: JudgeSettings | None = None,
+        client: JudgeClient | None = None,
+        template: Template | None = None,
+        criteria_template: Template | None = None,
+    ) -> None:
+        self.settings = settings or (client.settings if client else JudgeSettings.from_env())
+        self._client = client
+        self.template = template or load_template(self.settings.template)
+        self.criteria_template = criteria_template or load_template(
+            self.settings.criteria_template, criteria=True
+        )
+
+    @property
+    def client(self) -> JudgeClient:
+        return self._client or get_client(self.settings)
+
+    def prepare(self, question: str, reference: str, response: str) -> tuple[str, str, str, dict[str, bool]]:
+        """Validate, strip reasoning, neutralise and truncate; returns texts and truncation flags."""
+        question = _require_text("question", question)
+        reference = _require_text("reference", reference)
+        answer = strip_reasoning(_require_text("response", response))
+        if not answer:
+            raise JudgeInputError("the response is empty once its <think> reasoning is removed")
+        budget = self.settings.max_candidate_chars
+        ref_t = truncate_middle(neutralise(reference), budget)
+        ans_t = truncate_middle(neutralise(answer), budget)
+        return question, ref_t.text, ans_t.text, {"reference": ref_t.truncated, "response": ans_t.truncated}
+
+    def render(self, question: str, first: str, second: str, criteria: Any = None) -> str:
+        nonce = new_nonce()
+        crit = format_criteria(criteria)
+        tpl = self.criteria_template if crit else self.template
+        values = {
+            "question": neutralise(question),
+            "answer_a": wrap_answer("A", first, nonce),
+            "answer_b": wrap_answer("B", second, nonce),
+        }
+        if "criteria" in tpl.slots:
+            values["criteria"] = neutralise(crit) if crit else "(no specific criteria given)"
+        return tpl.render(**values)
+
+    async def _one_order(
+        self, question: str, reference: str, answer: str, criteria: Any, policy_position: str
+    ) -> tuple[OrderResult, ChatResult]:
+        first, second = (reference, answer) if policy_position == "B" else (answer, reference)
+        prompt = self.render(question, first, second, criteria)
+        res = await self.client.chat([{"role": "user", "content": prompt}])
+        if not res.ok:
+            return OrderResult(policy_position, None, "failed", None, res.error), res
+        verdict = parse_verdict(res.text or "")
+        if verdict is None:
+            return (
+                OrderResult(policy_position, None, "failed", res.text, "no 'VERDICT: A|B|TIE' line in the reply"),
+                res,
+            )
+        return OrderResult(policy_position, verdict, _policy_outcome(verdict, policy_position), res.text), res
+
+    async def compare(
+        self,
+        question: str,
+        reference: str,
+        response: str,
+        criteria: Any = None,
+        strategy: str = "position-disadvantage",
+    ) -> Judgment:
+        if strategy not in STRATEGIES:
+            raise ValueError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+        question, ref, ans, truncated = self.prepare(question, reference, response)
+        positions: Sequence[str] = {"position-disadvantage": ["B"], "position-advantage": ["A"]}.get(
+            strategy, ["B", "A"]
+        )
+        pairs = await asyncio.gather(*(self._one_order(question, ref, ans, criteria, p) for p in positions))
+        orders = [o for o, _ in pairs]
+        chats = [c for _, c in pairs]
+        j = Judgment(
+            outcome="failed",
+            strategy=strategy,
+            raw="\n\n=====\n\n".join(o.raw or "" for o in orders) if len(orders) > 1 else orders[0].raw,
+            attempts=sum(c.attempts for c in chats),
+            latency_s=max(c.latency_s for c in chats),
+            prompt_tokens=sum(c.prompt_tokens for c in chats),
+            completion_tokens=sum(c.completion_tokens for c in chats),
+            truncated=truncated,
+            orders=orders,
+        )
+        failed = [o for o in orders if o.outcome == "failed"]
+        if failed:
+            j.reason = "; ".join(f"order with response as {o.policy_position}: {o.error}" for o in failed)
+            return j
+        outcomes = [o.outcome for o in orders]
+        if len(outcomes) == 1:
+            j.outcome = outcomes[0]
+        else:
+            j.disagreement = outcomes[0] != outcomes[1]
+            j.outcome = outcomes[0] if outcomes[0] == outcomes[1] and outcomes[0] != "tie" else "tie"
+        return j
+
+
+async def compare(
+    question: str,
+    reference: str,
+    response: str,
+    criteria: Any = None,
+    strategy: str = "position-disadvantage",
+    *,
+    settings: JudgeSettings | None = None,
+    judge: PairwiseJudge | None = None,
+) -> Judgment:
+    """Judge ``response`` against ``reference`` for ``question`` (see the module docstring)."""
+    judge = judge or PairwiseJudge(settings)
+    return await judge.compare(question, reference, response, criteria, strategy)

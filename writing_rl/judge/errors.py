@@ -1,0 +1,20 @@
+"""Exceptions raised by the judge: configuration mistakes raise, transient faults do not."""
+
+
+class JudgeError(Exception):
+    """Base class for judge errors."""
+
+
+class JudgeConfigError(JudgeError):
+    """A setting is wrong (missing key, rejected key, unknown model, bad request).
+
+    Retrying cannot help; the message names the setting to fix.
+    """
+
+
+class JudgeInputError(JudgeError):
+    """The text handed to the judge is unusable (empty, not UTF-8); the message says which."""
+
+
+class TemplateError(JudgeError):
+    """A judge prompt template is malformed; the message names the file and the problem."""

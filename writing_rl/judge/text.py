@@ -1,0 +1,80 @@
+"""Text hygiene before judging: reasoning removal, neutralising candidate texts, budget truncation.
+
+Rules (stated here because the reward depends on them):
+
+* ``<think>...</think>`` blocks are removed from a policy response.
+* A ``</think>`` with no opening tag (chat templates that open the block inside the prompt) means
+  everything up to and including it was reasoning.
+* An opening ``<think>`` that is never closed means the model never finished thinking: everything
+  from that tag to the end is dropped, and only the text before it counts as the answer.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+
+_THINK_BLOCK = re.compile(r"<think>.*?</think>", re.IGNORECASE | re.DOTALL)
+_OPEN = re.compile(r"<think>", re.IGNORECASE)
+_CLOSE = re.compile(r"</think>", re.IGNORECASE)
+
+# Anything a judge could mistake for its own verdict line.
+_VERDICT_LIKE = re.compile(r"(verdict)(\s*\**\s*)[:：=]", re.IGNORECASE)
+# Our answer delimiters use triple angle brackets; candidates may not contain them.
+_DELIM_LIKE = re.compile(r"(<{3,}|>{3,})")
+
+
+def strip_reasoning(text: str) -> str:
+    """Return the answer part of a response, following the module's stated rules."""
+    close = _CLOSE.search(text)
+    open_ = _OPEN.search(text)
+    if close and (open_ is None or close.start() < open_.start()):
+        text = text[close.end():]  # block opened in the prompt
+    text = _THINK_BLOCK.sub("", text)
+    dangling = _OPEN.search(text)
+    if dangling:
+        text = text[: dangling.start()]
+    text = _CLOSE.sub("", text)  # stray closers left after removal carry no content
+    return text.strip()
+
+
+def neutralise(text: str) -> str:
+    """Make a candidate text unable to forge a verdict line or an answer delimiter.
+
+    ``VERDICT:`` becomes ``verdict -`` and runs of three or more angle brackets are spaced out.
+    The rest of the text is untouched, so the judge still reads the writing as written.
+    """
+    text = _VERDICT_LIKE.sub(lambda m: f"{m.group(1)}{m.group(2)} -", text)
+    return _DELIM_LIKE.sub(lambda m: " ".join(m.group(1)), text)
+
+
+@dataclass(frozen=True)
+class Truncated:
+    text: str
+    truncated: bool
+    omitted_chars: int
+
+
+def truncate_middle(text: str, budget_chars: int) -> Truncated:
+    """Keep the head and the tail of ``text`` within ``budget_chars``, with an explicit marker."""
+    if len(text) <= budget_chars:
+        return Truncated(text, False, 0)
+    omitted = len(text) - budget_chars
+    marker = (
+        f"\n\n[... {omitted} characters omitted from the middle of this answer by Writing-RL "
+        "to fit the judge's length budget; do not penalise the gap itself ...]\n\n"
+    )
+    keep = max(0, budget_chars - len(marker))
+    head = keep // 2
+    tail = keep - head
+    return Truncated(text[:head] + marker + (text[-tail:] if tail else ""), True, omitted)
+
+
+def new_nonce() -> str:
+    return secrets.token_hex(3)
+
+
+def wrap_answer(label: str, text: str, nonce: str) -> str:
+    """Delimit a candidate with tags carrying a per-call nonce the candidate cannot guess."""
+    return f"<<<ANSWER {label} {nonce}>>>\n{text}\n<<<END OF ANSWER {label} {nonce}>>>"

@@ -1,0 +1,259 @@
+"""A scripted judge server on 127.0.0.1 speaking the OpenAI chat-completions and DashScope wire formats.
+
+Tests and benchmarks drive it per request through a *script*: a function that receives a
+``ScriptRequest`` and returns a ``Reply`` (text, latency, HTTP status, headers, a raw body for
+malformed JSON, or ``drop=True`` to cut the connection). It records every request and the
+largest number of requests in flight. It refuses to bind anything but a loopback address.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+# A scripted dropped connection is expected here; aiohttp would log it as an error.
+logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
+
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+@dataclass
+class Reply:
+    text: str = "VERDICT: B"
+    delay_s: float = 0.0
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    body: str | None = None
+    drop: bool = False
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+
+@dataclass
+class ScriptRequest:
+    index: int
+    path: str
+    api: str
+    body: dict[str, Any]
+    headers: dict[str, str]
+
+    @property
+    def prompt(self) -> str:
+        msgs = self.body.get("messages") or self.body.get("input", {}).get("messages") or []
+        return "\n".join(str(m.get("content", "")) for m in msgs)
+
+    @property
+    def model(self) -> str:
+        return str(self.body.get("model", ""))
+
+
+Script = Callable[[ScriptRequest], Reply]
+
+
+def answer_block(prompt: str, label: str) -> str:
+    """Extract the text of answer ``label`` ("A" or "B") from a rendered pairwise prompt."""
+    import re
+
+    m = re.search(rf"<<<ANSWER {label} (\w+)>>>\n(.*?)\n<<<END OF ANSWER {label} \1>>>", prompt, re.DOTALL)
+    return m.group(2) if m else ""
+
+
+@dataclass
+class RequestRecord:
+    index: int
+    path: str
+    model: str
+    status: int
+    started: float
+    finished: float
+    delay_s: float
+    prompt: str
+
+
+class FakeJudgeServer:
+    """Run with ``with FakeJudgeServer(script) as srv:``; ``srv.base_url`` is the OpenAI base URL."""
+
+    def __init__(self, script: Script | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
+        if host not in LOOPBACK:
+            raise ValueError(f"FakeJudgeServer only binds loopback addresses, not {host!r}")
+        self.script: Script = script or (lambda req: Reply())
+        self.host = host
+        self.port = port
+        self.records: list[RequestRecord] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.total_delay_s = 0.0
+        self._count = 0
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+
+    # ----------------------------------------------------------------- lifecycle
+    def start(self) -> FakeJudgeServer:
+        self._thread = threading.Thread(target=self._run, name="fake-judge", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(15):
+            raise RuntimeError("fake judge server did not start")
+        if self._error:
+            raise self._error
+        return self
+
+    def _run(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_until_complete(self._start_app())
+        except BaseException as e:  # surfaced to start()
+            self._error = e
+            self._ready.set()
+            return
+        self._ready.set()
+        self._loop.run_forever()
+        self._loop.run_until_complete(self._runner.cleanup() if self._runner else asyncio.sleep(0))
+        self._loop.close()
+
+    async def _start_app(self) -> None:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_post("/v1/chat/completions", self._handle_openai)
+        app.router.add_post("/chat/completions", self._handle_openai)
+        app.router.add_post("/api/v1/services/aigc/text-generation/generation", self._handle_dashscope)
+        app.router.add_get("/v1/models", self._models)
+        app.router.add_get("/health", self._health)
+        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.5)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port, backlog=1024)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+
+    def stop(self) -> None:
+        if self._loop and self._thread:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(10)
+            self._thread = None
+
+    def __enter__(self) -> FakeJudgeServer:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    # ----------------------------------------------------------------- properties
+    @property
+    def root_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.root_url}/v1"
+
+    @property
+    def dashscope_url(self) -> str:
+        return f"{self.root_url}/api/v1"
+
+    @property
+    def count(self) -> int:
+        return self._count
+
+    def reset(self) -> None:
+        with self._lock:
+            self.records.clear()
+            self._count = 0
+            self.max_in_flight = 0
+            self.total_delay_s = 0.0
+
+    # ----------------------------------------------------------------- handlers
+    async def _health(self, request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    async def _models(self, request: web.Request) -> web.Response:
+        return web.json_response({"object": "list", "data": [{"id": "fake-judge", "object": "model"}]})
+
+    async def _scripted(self, request: web.Request, api: str) -> tuple[ScriptRequest, Reply, float]:
+        try:
+            body = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            body = {}
+        with self._lock:
+            idx = self._count
+            self._count += 1
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        req = ScriptRequest(idx, request.path, api, body, dict(request.headers))
+        started = time.monotonic()
+        try:
+            reply = self.script(req)
+            if reply.delay_s > 0:
+                await asyncio.sleep(reply.delay_s)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+                self.total_delay_s += max(0.0, reply.delay_s) if "reply" in locals() else 0.0
+        with self._lock:
+            self.records.append(
+                RequestRecord(idx, request.path, req.model, reply.status, started, time.monotonic(),
+                              reply.delay_s, req.prompt)
+            )
+        return req, reply, started
+
+    def _drop(self, request: web.Request) -> web.Response:
+        if request.transport is not None:
+            request.transport.abort()
+        raise ConnectionResetError("dropped by script")
+
+    async def _handle_openai(self, request: web.Request) -> web.StreamResponse:
+        req, reply, _ = await self._scripted(request, "openai")
+        if reply.drop:
+            return self._drop(request)
+        if reply.body is not None:
+            return web.Response(status=reply.status, text=reply.body, headers=reply.headers,
+                                content_type="application/json")
+        if reply.status != 200:
+            err = {"error": {"message": f"scripted error {reply.status}", "type": "scripted", "code": reply.status}}
+            return web.json_response(err, status=reply.status, headers=reply.headers)
+        pt = reply.prompt_tokens if reply.prompt_tokens is not None else max(1, len(req.prompt) // 4)
+        ct = reply.completion_tokens if reply.completion_tokens is not None else max(1, len(reply.text) // 4)
+        payload = {
+            "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": req.model or "fake-judge",
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": reply.text}, "finish_reason": "stop"}
+            ],
+            "usage": {"prompt_tokens": pt, "completion_tokens": ct, "total_tokens": pt + ct},
+        }
+        return web.json_response(payload, headers=reply.headers)
+
+    async def _handle_dashscope(self, request: web.Request) -> web.StreamResponse:
+        req, reply, _ = await self._scripted(request, "dashscope")
+        if reply.drop:
+            return self._drop(request)
+        if reply.body is not None:
+            return web.Response(status=reply.status, text=reply.body, headers=reply.headers,
+                                content_type="application/json")
+        rid = uuid.uuid4().hex
+        if reply.status != 200:
+            err = {"request_id": rid, "code": "Scripted", "message": f"scripted error {reply.status}"}
+            return web.json_response(err, status=reply.status, headers=reply.headers)
+        pt = reply.prompt_tokens if reply.prompt_tokens is not None else max(1, len(req.prompt) // 4)
+        ct = reply.completion_tokens if reply.completion_tokens is not None else max(1, len(reply.text) // 4)
+        payload = {
+            "request_id": rid,
+            "output": {
+                "choices": [{"finish_reason": "stop", "message": {"role": "assistant", "content": reply.text}}]
+            },
+            "usage": {"input_tokens": pt, "output_tokens": ct, "total_tokens": pt + ct},
+        }
+        return web.json_response(payload, headers=reply.headers)

@@ -1,0 +1,39 @@
+"""Build a small byte-level BPE tokenizer with a chat template locally, for tests and dry runs."""
+
+from __future__ import annotations
+
+import os
+
+CHAT_TEMPLATE = (
+    "{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}<|end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
+)
+
+_CORPUS = [
+    "Write a short story about a lighthouse keeper who finds a letter.",
+    "The quick brown fox jumps over the lazy dog. VERDICT: A B TIE",
+    "请写一篇关于春天的散文，大约八百字。写作 风格 结构 语言",
+    "<think>plan the essay</think><answer>The essay itself.</answer>",
+] * 50
+
+
+def build_tiny_tokenizer(out_dir: str, vocab_size: int = 600) -> str:
+    """Train and save the tokenizer under ``out_dir``; returns the directory."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    os.makedirs(out_dir, exist_ok=True)
+    tok = Tokenizer(models.BPE(unk_token=None))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    special = ["<|endoftext|>", "<|pad|>", "<|user|>", "<|system|>", "<|assistant|>", "<|end|>"]
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size, special_tokens=special, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
+    tok.train_from_iterator(_CORPUS, trainer)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, eos_token="<|endoftext|>", pad_token="<|pad|>", bos_token=None
+    )
+    fast.chat_template = CHAT_TEMPLATE
+    fast.save_pretrained(out_dir)
+    return out_dir
