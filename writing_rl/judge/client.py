@@ -17,6 +17,8 @@ from .backends import Backend, TransientError, make_backend
 from .ratelimit import TokenBucket
 from .settings import JudgeSettings
 
+MAX_RETRY_AFTER_S = 300.0
+
 
 @dataclass
 class ChatResult:
@@ -105,8 +107,8 @@ class JudgeClient:
                     errors=errors,
                 )
             delay = self.backoff_s(attempt)
-            if retry_after is not None:
-                delay = max(delay, min(retry_after, s.backoff_max_s * 5))
+            if retry_after is not None:  # the server's own hint wins, within reason
+                delay = max(delay, min(retry_after, MAX_RETRY_AFTER_S))
             await asyncio.sleep(delay)
 
     async def close(self) -> None:

@@ -99,6 +99,7 @@ class FakeJudgeServer:
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._error: BaseException | None = None
+        self._killed = False
 
     # ----------------------------------------------------------------- lifecycle
     def start(self) -> FakeJudgeServer:
@@ -142,6 +143,22 @@ class FakeJudgeServer:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(10)
             self._thread = None
+
+    def kill(self) -> None:
+        """Die abruptly, like a crashed server: cut every open connection (requests in flight get no
+        reply), answer nothing more and stop listening. ``stop()`` lets requests in flight finish."""
+        if self._loop and self._thread:
+            self._loop.call_soon_threadsafe(self._abort_connections)
+            self.stop()
+
+    def _abort_connections(self) -> None:
+        self._killed = True
+        server = self._runner.server if self._runner else None
+        for handler in server.connections if server else []:
+            if handler.transport is not None:
+                handler.transport.abort()
+        for task in asyncio.all_tasks(self._loop):  # the request handlers: a dead server finishes nothing
+            task.cancel()
 
     def __enter__(self) -> FakeJudgeServer:
         return self.start()
@@ -214,7 +231,7 @@ class FakeJudgeServer:
 
     async def _handle_openai(self, request: web.Request) -> web.StreamResponse:
         req, reply, _ = await self._scripted(request, "openai")
-        if reply.drop:
+        if reply.drop or self._killed:
             return self._drop(request)
         if reply.body is not None:
             return web.Response(status=reply.status, text=reply.body, headers=reply.headers,
@@ -238,7 +255,7 @@ class FakeJudgeServer:
 
     async def _handle_dashscope(self, request: web.Request) -> web.StreamResponse:
         req, reply, _ = await self._scripted(request, "dashscope")
-        if reply.drop:
+        if reply.drop or self._killed:
             return self._drop(request)
         if reply.body is not None:
             return web.Response(status=reply.status, text=reply.body, headers=reply.headers,

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Set up a CPU-only test environment (its own virtualenv) and run the lint and the whole test suite.
+# Usage: bash scripts/test.sh [pytest args...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV="${TEST_VENV:-.venv-test}"
+PYTHON="${PYTHON:-python3}"
+# A CPU build of torch; on the project's machines pip finds this release on local disk.
+TORCH_SPEC="${TORCH_SPEC:-torch==2.13.0}"
+
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "[test.sh] creating $VENV"
+  "$PYTHON" -m venv "$VENV"
+fi
+PIP=("$VENV/bin/python" -m pip install --quiet --disable-pip-version-check)
+
+echo "[test.sh] installing $TORCH_SPEC (CPU) before anything can pull a CUDA build"
+"${PIP[@]}" "$TORCH_SPEC"
+echo "[test.sh] installing writing-rl with its test extra (verl==0.9.1 and friends)"
+"${PIP[@]}" -e ".[test]"
+
+"$VENV/bin/python" - <<'PY'
+import torch
+if torch.version.cuda is not None:
+    print(f"[test.sh] warning: torch {torch.__version__} is a CUDA build; set TORCH_SPEC to a CPU build")
+PY
+
+echo "[test.sh] ruff"
+"$VENV/bin/ruff" check .
+echo "[test.sh] pytest"
+exec "$VENV/bin/python" -m pytest -q -p no:cacheprovider "$@"

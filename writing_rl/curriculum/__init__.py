@@ -1,0 +1,1 @@
+"""Dynamic Reference Scheduling: per-sample reference levels, their single owner, checkpoints."""

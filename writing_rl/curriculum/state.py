@@ -1,0 +1,377 @@
+"""The curriculum state machine of Dynamic Reference Scheduling (single-threaded, no I/O but the files).
+
+Semantics:
+
+* Every rollout of one sample in one training step is judged against the same level: the first
+  request for (sample, step) pins the level, later ones reuse it.
+* A step is finalised when the trainer says so, when a checkpoint is saved, or when a training
+  trajectory of a later step arrives. Finalising applies at most one level-up per sample, when the
+  step's outcomes meet the rule (``any``, ``majority`` or ``all`` of its rollouts won), capped at
+  the last reference, and writes the index file atomically once.
+* Failed judgments never count as wins; validation samples never move anything.
+* Reference modes: ``dynamic`` (the index), ``fixed:K``, ``best`` (the last reference) and
+  ``self`` (level 0). Only ``dynamic`` advances.
+* A manual edit of the index file is picked up at the next step boundary if valid; an invalid
+  edit is kept aside as ``<file>.rejected-<time>`` and the last good state is written back.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .index_file import IndexFileError, atomic_write_json, parse_index, read_index, sample_key, state_path
+
+log = logging.getLogger("writing_rl.curriculum")
+
+RULES = ("any", "majority", "all")
+SNAPSHOT_VERSION = 1
+
+
+class CurriculumError(RuntimeError):
+    """Data and curriculum disagree (unknown id, empty references, level out of range)."""
+
+
+class JudgeFailureRateError(RuntimeError):
+    """Too many judgments failed in one step: training must stop rather than learn from noise."""
+
+
+@dataclass(frozen=True)
+class CurriculumConfig:
+    index_file: str
+    experiment: str = "default"
+    rule: str = "any"
+    mode: str = "dynamic"
+    val_mode: str = "best"
+    max_failed_share: float = 0.2
+    failure_check_min: int = 32
+
+    def __post_init__(self) -> None:
+        if self.rule not in RULES:
+            raise ValueError(f"advance rule {self.rule!r} is not one of {', '.join(RULES)}")
+        for name in ("mode", "val_mode"):
+            parse_mode(getattr(self, name), name)
+        if not 0 <= self.max_failed_share <= 1:
+            raise ValueError(f"max_failed_share must be within [0, 1], got {self.max_failed_share}")
+
+
+def parse_mode(mode: str, what: str = "reference mode") -> tuple[str, int]:
+    if mode in ("dynamic", "best", "self"):
+        return mode, 0
+    if mode.startswith("fixed:"):
+        try:
+            k = int(mode.split(":", 1)[1])
+        except ValueError:
+            k = -1
+        if k >= 0:
+            return "fixed", k
+    raise ValueError(f"{what} {mode!r} must be dynamic, best, self or fixed:K (K >= 0)")
+
+
+@dataclass
+class StepStats:
+    """What one training step's judgments looked like, for metrics and the history."""
+
+    outcomes: Counter = field(default_factory=Counter)
+    latencies: list[float] = field(default_factory=list)
+    attempts: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    failure_reasons: Counter = field(default_factory=Counter)
+    extra: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+
+
+def _pct(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    s = sorted(values)
+    return s[min(len(s) - 1, max(0, math.ceil(q * len(s)) - 1))]
+
+
+class CurriculumState:
+    """Levels, pins, pending outcomes and history for one experiment."""
+
+    def __init__(self, cfg: CurriculumConfig, levels: dict[str, int] | None = None) -> None:
+        self.cfg = cfg
+        self.index_path = Path(cfg.index_file)
+        self.state_path = state_path(self.index_path)
+        self.mode, self.fixed_level = parse_mode(cfg.mode)
+        self.val_mode, self.val_fixed = parse_mode(cfg.val_mode, "validation reference mode")
+        self.levels: dict[str, int] = dict(levels) if levels is not None else read_index(self.index_path)
+        self.max_level: dict[str, int] = {}
+        self.pins: dict[tuple[str, int], int] = {}
+        self.pending: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+        self.stats: dict[int, StepStats] = defaultdict(StepStats)
+        self.val_stats = StepStats()
+        self.current_step = 0
+        self.last_finalized = 0
+        self.history: list[dict[str, Any]] = []
+        self.events: list[str] = []
+        self._written_sig: tuple[int, int] | None = None
+        self._load_sidecar()
+        self._remember_file_signature()
+
+    # ------------------------------------------------------------------ file sync
+    def _signature(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.index_path)
+        except FileNotFoundError:
+            return None
+        return (st.st_mtime_ns, st.st_size)
+
+    def _remember_file_signature(self) -> None:
+        self._written_sig = self._signature()
+
+    def _load_sidecar(self) -> None:
+        if not self.state_path.is_file():
+            return
+        try:
+            import json
+
+            side = json.loads(self.state_path.read_text(encoding="utf-8"))
+            self.last_finalized = int(side.get("step", 0))
+            self.current_step = self.last_finalized
+            self.history = list(side.get("history", []))
+        except (ValueError, TypeError, OSError) as e:
+            log.warning("ignoring unreadable curriculum sidecar %s: %s", self.state_path, e)
+
+    def sync_from_file(self) -> None:
+        """Adopt a manual edit of the index file, or keep the last good state if it is invalid."""
+        sig = self._signature()
+        if sig == self._written_sig:
+            return
+        if sig is None:
+            self._note(f"{self.index_path} was deleted; writing the current state back")
+            self._write_index()
+            return
+        try:
+            edited = parse_index(self.index_path.read_text(encoding="utf-8"), str(self.index_path))
+            problems = []
+            unknown = sorted(set(edited) - set(self.levels), key=int)
+            if unknown:
+                problems.append(f"unknown sample id(s) {unknown[:5]}")
+            missing = sorted(set(self.levels) - set(edited), key=int)
+            if missing:
+                problems.append(f"sample id(s) {missing[:5]} removed")
+            for k, v in edited.items():
+                if k in self.max_level and v > self.max_level[k]:
+                    problems.append(f"sample {k}: level {v} is beyond its last reference ({self.max_level[k]})")
+            if problems:
+                raise IndexFileError(f"{self.index_path}: " + "; ".join(problems[:5]))
+        except (IndexFileError, OSError, UnicodeDecodeError) as e:
+            rejected = self.index_path.with_name(f"{self.index_path.name}.rejected-{int(time.time())}")
+            try:
+                os.replace(self.index_path, rejected)
+            except OSError:
+                rejected = None  # type: ignore[assignment]
+            self._note(
+                f"rejected a manual edit of the index file ({e}); kept the last good state"
+                + (f"; your edit is saved as {rejected}" if rejected else "")
+            )
+            self._write_index()
+            return
+        changed = {k: (self.levels[k], v) for k, v in edited.items() if self.levels[k] != v}
+        self.levels = edited
+        self._remember_file_signature()
+        self._note(f"picked up a manual edit of {self.index_path}: {len(changed)} sample(s) changed"
+                   + (f", e.g. {dict(list(changed.items())[:5])}" if changed else ""))
+
+    def _note(self, msg: str) -> None:
+        log.warning("[curriculum] %s", msg)
+        self.events.append(msg)
+
+    def _write_index(self) -> None:
+        atomic_write_json(self.index_path, self.levels)
+        self._remember_file_signature()
+
+    def _write_sidecar(self) -> None:
+        atomic_write_json(
+            self.state_path,
+            {"experiment": self.cfg.experiment, "step": self.last_finalized, "config": asdict(self.cfg),
+             "history": self.history},
+        )
+
+    # ------------------------------------------------------------------ per trajectory
+    def _begin_step(self, step: int) -> None:
+        if step <= self.current_step:
+            return
+        for s in sorted(k for k in self.pending if k < step):
+            self.finalize(s)
+        self.current_step = step
+        self.sync_from_file()
+
+    def level_for(self, sample_id: Any, step: int, n_refs: int, validation: bool = False) -> int:
+        """The reference level to judge this rollout against (pinned per sample and step)."""
+        key = sample_key(sample_id)
+        if n_refs < 1:
+            raise CurriculumError(f"sample {key} has an empty reference list (reward_model.ground_truth.target)")
+        if validation:
+            mode, k = self.val_mode, self.val_fixed
+        else:
+            self._begin_step(step)
+            mode, k = self.mode, self.fixed_level
+            if key not in self.levels:
+                ids = sorted(self.levels, key=int)
+                span = f"ids {ids[0]}..{ids[-1]}" if ids else "no ids"
+                raise CurriculumError(
+                    f"sample {key} is not in {self.index_path} ({len(ids)} samples, {span}): the index was made "
+                    "for other data; recreate it with scripts/create_index_file.py --data <train.parquet> --force"
+                )
+            self.max_level[key] = n_refs - 1
+        if mode == "best":
+            return n_refs - 1
+        if mode == "self":
+            return 0
+        if mode == "fixed":
+            return min(k, n_refs - 1)
+        pin = self.pins.get((key, step))
+        if pin is None:
+            pin = self.levels[key]
+            if pin > n_refs - 1:
+                raise CurriculumError(
+                    f"sample {key} is at level {pin} in {self.index_path} but has only {n_refs} reference(s); "
+                    "fix the file (levels are 0-based) or the data"
+                )
+            self.pins[(key, step)] = pin
+        return pin
+
+    def record(self, sample_id: Any, step: int, outcome: str, validation: bool = False,
+               info: dict[str, Any] | None = None) -> None:
+        """Record one judgment; raises ``JudgeFailureRateError`` when the step's failures pass the limit."""
+        key = sample_key(sample_id)
+        info = info or {}
+        stats = self.val_stats if validation else self.stats[step]
+        stats.outcomes[outcome] += 1
+        stats.latencies.append(float(info.get("latency_s", 0.0)))
+        stats.attempts += int(info.get("attempts", 0))
+        stats.prompt_tokens += int(info.get("prompt_tokens", 0))
+        stats.completion_tokens += int(info.get("completion_tokens", 0))
+        for name, value in (info.get("components") or {}).items():
+            if value is not None:
+                stats.extra[name].append(float(value))
+        if outcome == "failed":
+            stats.failure_reasons[str(info.get("reason") or "unknown")[:200]] += 1
+        if validation:
+            return
+        if step <= self.last_finalized and step in self.pending and not self.pending[step]:
+            pass
+        if step <= self.last_finalized:
+            self._note(f"late judgment for sample {key} of finalised step {step}: counted, not used to advance")
+        else:
+            self.pending[step][key].append(outcome)
+        total = sum(stats.outcomes.values())
+        failed = stats.outcomes["failed"]
+        if total >= self.cfg.failure_check_min and failed / total > self.cfg.max_failed_share:
+            top = stats.failure_reasons.most_common(1)[0][0] if stats.failure_reasons else "unknown"
+            raise JudgeFailureRateError(
+                f"{failed} of {total} judgments failed in step {step} (limit {self.cfg.max_failed_share:.0%}); "
+                f"most common reason: {top}. Fix the judge (key, endpoint, quota) and resume from the last "
+                "checkpoint; raise reward.reward_kwargs.max_failed_share only if this is expected."
+            )
+
+    # ------------------------------------------------------------------ step boundary
+    def _advances(self, outcomes: list[str]) -> bool:
+        wins = outcomes.count("win")
+        if self.cfg.rule == "any":
+            return wins >= 1
+        if self.cfg.rule == "majority":
+            return wins * 2 > len(outcomes)
+        return wins == len(outcomes) and wins > 0
+
+    def finalize(self, step: int) -> dict[str, float]:
+        """Close ``step`` (idempotent): apply level-ups, write the files, return the step's metrics."""
+        if step <= self.last_finalized:
+            return self.history_metrics(step)
+        self.sync_from_file()
+        advanced = 0
+        for s in sorted(k for k in list(self.pending) if k <= step):
+            for key, outcomes in self.pending.pop(s).items():
+                pinned = self.pins.get((key, s))
+                if self.mode != "dynamic" or pinned is None or not self._advances(outcomes):
+                    continue
+                if self.levels.get(key) != pinned:
+                    self._note(f"sample {key}: level was edited during step {s}; its wins in that step are ignored")
+                    continue
+                top = self.max_level.get(key, pinned)
+                if pinned < top:
+                    self.levels[key] = pinned + 1
+                    advanced += 1
+        self.pins = {k: v for k, v in self.pins.items() if k[1] > step}
+        self.last_finalized = step
+        self.current_step = max(self.current_step, step)
+        metrics = self._metrics(step, advanced)
+        entry = {"step": step, "time": time.time(), "histogram": self.histogram(), "metrics": metrics}
+        if self.events:
+            entry["events"] = self.events[-20:]
+            self.events = []
+        self.history.append(entry)
+        self.stats.pop(step, None)
+        self._write_index()
+        self._write_sidecar()
+        return metrics
+
+    # ------------------------------------------------------------------ reporting
+    def histogram(self) -> dict[str, int]:
+        c = Counter(self.levels.values())
+        return {str(k): c[k] for k in sorted(c)}
+
+    def _metrics(self, step: int, advanced: int) -> dict[str, float]:
+        st = self.stats.get(step, StepStats())
+        total = sum(st.outcomes.values())
+        m: dict[str, float] = {}
+        for o in ("win", "tie", "loss", "failed"):
+            m[f"writing_rl/{o}_rate"] = st.outcomes[o] / total if total else 0.0
+        m["writing_rl/empty_rate"] = st.outcomes["empty"] / total if total else 0.0
+        m["writing_rl/judgments"] = float(total)
+        levels = list(self.levels.values())
+        m["writing_rl/level_mean"] = sum(levels) / len(levels) if levels else 0.0
+        m["writing_rl/level_max"] = float(max(levels)) if levels else 0.0
+        at_last = [k for k, v in self.levels.items() if k in self.max_level and v >= self.max_level[k]]
+        known = [k for k in self.levels if k in self.max_level]
+        m["writing_rl/at_last_level_share"] = len(at_last) / len(known) if known else 0.0
+        m["writing_rl/advanced"] = float(advanced)
+        m["writing_rl/judge_latency_p50"] = _pct(st.latencies, 0.5)
+        m["writing_rl/judge_latency_p95"] = _pct(st.latencies, 0.95)
+        m["writing_rl/judge_attempts_mean"] = st.attempts / total if total else 0.0
+        m["writing_rl/judge_prompt_tokens"] = float(st.prompt_tokens)
+        m["writing_rl/judge_completion_tokens"] = float(st.completion_tokens)
+        for name, values in st.extra.items():
+            m[f"writing_rl/reward/{name}_mean"] = sum(values) / len(values) if values else 0.0
+        return m
+
+    def history_metrics(self, step: int) -> dict[str, float]:
+        for h in reversed(self.history):
+            if h["step"] == step:
+                return dict(h["metrics"])
+        return {}
+
+    def validation_metrics(self) -> dict[str, float]:
+        st, total = self.val_stats, sum(self.val_stats.outcomes.values())
+        return {f"writing_rl/val_{o}_rate": st.outcomes[o] / total if total else 0.0 for o in ("win", "tie", "loss",
+                                                                                               "failed")}
+
+    # ------------------------------------------------------------------ checkpoints
+    def snapshot(self) -> dict[str, Any]:
+        return {"version": SNAPSHOT_VERSION, "experiment": self.cfg.experiment, "step": self.last_finalized,
+                "levels": dict(self.levels), "max_level": dict(self.max_level), "history": list(self.history)}
+
+    def restore(self, snap: dict[str, Any], source: str = "snapshot") -> None:
+        """Replace the state with a checkpoint's and write the index file from it."""
+        if snap.get("version") != SNAPSHOT_VERSION or not isinstance(snap.get("levels"), dict):
+            raise CurriculumError(f"{source} is not a Writing-RL curriculum snapshot (version {SNAPSHOT_VERSION})")
+        self.levels = {sample_key(k): int(v) for k, v in snap["levels"].items()}
+        self.max_level = {sample_key(k): int(v) for k, v in snap.get("max_level", {}).items()}
+        self.last_finalized = self.current_step = int(snap.get("step", 0))
+        self.history = [h for h in snap.get("history", []) if h.get("step", 0) <= self.last_finalized]
+        self.pins.clear()
+        self.pending.clear()
+        self.stats.clear()
+        self._note(f"restored the curriculum of step {self.last_finalized} from {source}")
+        self._write_index()
+        self._write_sidecar()

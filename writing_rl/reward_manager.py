@@ -1,0 +1,261 @@
+"""``ParallelRewardManager``: verl's reward-loop manager ``parallel``, judging each rollout as it finishes.
+
+For one trajectory (``run_single``): decode the response, read the sample's ground truth, ask the
+curriculum owner which reference level to use, judge the response against that reference, turn
+the outcome into a reward (1 / 0.5 / 0 by default), add any LongWriter-Zero components, and
+report the outcome back to the owner. Settings come from ``reward.reward_kwargs`` (see README).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import os
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from verl import DataProto
+from verl.experimental.reward_loop.reward_manager import register
+from verl.experimental.reward_loop.reward_manager.base import RewardManagerBase
+
+from .curriculum.index_file import sample_key
+from .curriculum.owner import OwnerHandle, get_owner
+from .curriculum.state import CurriculumConfig, CurriculumError
+from .judge import STRATEGIES, JudgeInputError, JudgeSettings, PairwiseJudge
+from .judge.text import strip_reasoning
+from .rewards.combine import combine_group_normalized, combine_weighted
+from .rewards.config import RewardConfig, local_scores
+from .rewards.format import format_reward
+
+log = logging.getLogger("writing_rl.reward")
+
+_OPTION_KEYS = {
+    "experiment", "index_file", "strategy", "win_value", "tie_value", "loss_value", "failed_value",
+    "format_bonus", "advance_rule", "reference_mode", "val_reference_mode", "max_failed_share",
+    "failure_check_min", "judge", "components", "combine", "layout", "reward", "group_timeout_s",
+}
+
+
+def _plain(obj: Any) -> Any:
+    """OmegaConf containers to plain Python (without importing omegaconf at module import)."""
+    try:
+        from omegaconf import DictConfig, ListConfig, OmegaConf
+
+        if isinstance(obj, DictConfig | ListConfig):
+            return OmegaConf.to_container(obj, resolve=True)
+    except ImportError:  # pragma: no cover
+        pass
+    return obj
+
+
+@dataclass(frozen=True)
+class RewardOptions:
+    """Everything under ``reward.reward_kwargs``, validated once per worker."""
+
+    experiment: str
+    index_file: str
+    strategy: str = "position-disadvantage"
+    win_value: float = 1.0
+    tie_value: float = 0.5
+    loss_value: float = 0.0
+    failed_value: float | None = None
+    format_bonus: float = 0.0
+    advance_rule: str = "any"
+    reference_mode: str = "dynamic"
+    val_reference_mode: str = "best"
+    max_failed_share: float = 0.2
+    failure_check_min: int = 32
+    group_timeout_s: float = 900.0
+
+    @property
+    def neutral(self) -> float:
+        return self.tie_value if self.failed_value is None else self.failed_value
+
+    def curriculum(self) -> dict[str, Any]:
+        cfg = dict(index_file=self.index_file, experiment=self.experiment, rule=self.advance_rule,
+                   mode=self.reference_mode, val_mode=self.val_reference_mode,
+                   max_failed_share=self.max_failed_share, failure_check_min=self.failure_check_min)
+        CurriculumConfig(**cfg)  # validate here, in the worker, with a clear error
+        return cfg
+
+
+def options_from_config(config: Any) -> tuple[RewardOptions, JudgeSettings, RewardConfig]:
+    """Parse ``reward.reward_kwargs`` of verl's config; unknown keys are an error, not ignored."""
+    kw = dict(_plain(config.reward.get("reward_kwargs", None)) or {})
+    unknown = set(kw) - _OPTION_KEYS
+    if unknown:
+        raise ValueError(f"unknown key(s) {sorted(unknown)} under reward.reward_kwargs; known: {sorted(_OPTION_KEYS)}")
+    experiment = str(kw.pop("experiment", None) or config.trainer.get("experiment_name") or "default")
+    index_file = kw.pop("index_file", None) or os.path.join("running_file", f"index_{experiment}.json")
+    judge_cfg = dict(kw.pop("judge", None) or {})
+    reward_cfg = RewardConfig.from_env(
+        {}, components=kw.pop("components", None) or "pairwise:1.0", mode=kw.pop("combine", None) or "weighted",
+        layout=kw.pop("layout", None) or "plain", **(kw.pop("reward", None) or {}),
+    )
+    opts = RewardOptions(experiment=experiment, index_file=os.path.abspath(str(index_file)), **kw)
+    if opts.strategy not in STRATEGIES:
+        raise ValueError(f"reward.reward_kwargs.strategy={opts.strategy!r} is not one of {', '.join(STRATEGIES)}")
+    opts.curriculum()
+    settings = JudgeSettings.from_mapping(judge_cfg)
+    workers = max(1, int(config.reward.get("num_workers", 1) or 1))
+    if workers > 1:  # API_PARALLEL and the rate limits are totals over all reward workers
+        settings = settings.replace(
+            concurrency=max(1, math.ceil(settings.concurrency / workers)),
+            rpm=settings.rpm / workers if settings.rpm else None,
+            tpm=settings.tpm / workers if settings.tpm else None,
+        )
+    return opts, settings, reward_cfg
+
+
+@dataclass
+class Sample:
+    id: str
+    prompt: str
+    targets: list[str]
+    criteria: Any
+    ground_truth: dict[str, Any]
+
+
+def parse_sample(ground_truth: Any, extra_info: dict[str, Any] | None) -> Sample:
+    """Read ``reward_model.ground_truth``; every problem names the sample and the field."""
+    gt = ground_truth
+    if isinstance(gt, str):
+        try:
+            gt = json.loads(gt)
+        except json.JSONDecodeError:
+            gt = None
+    if not isinstance(gt, dict):
+        raise CurriculumError(
+            f"sample (extra_info.index={(extra_info or {}).get('index')}) has no ground_truth object with "
+            "prompt/target/id; build the data with `writing-rl data build`"
+        )
+    raw_id = gt.get("id", None)
+    if raw_id is None:
+        raise CurriculumError(
+            f"sample (extra_info.index={(extra_info or {}).get('index')}) has no reward_model.ground_truth.id"
+        )
+    key = sample_key(raw_id)
+    target = gt.get("target")
+    if isinstance(target, str):
+        targets = [target]
+    elif target is None:
+        targets = []
+    else:
+        targets = [str(t) for t in list(target)]
+    if not targets or any(not t.strip() for t in targets):
+        raise CurriculumError(f"sample {key}: reward_model.ground_truth.target is empty or has an empty reference")
+    prompt = gt.get("prompt")
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise CurriculumError(f"sample {key}: reward_model.ground_truth.prompt is missing or empty")
+    return Sample(key, prompt, targets, gt.get("criteria"), gt)
+
+
+@register("parallel")
+class ParallelRewardManager(RewardManagerBase):
+    """Pairwise-judge rewards with Dynamic Reference Scheduling (see the module docstring)."""
+
+    def __init__(self, config: Any, tokenizer: Any, compute_score: Any = None, reward_router_address: Any = None,
+                 reward_model_tokenizer: Any = None, **kwargs: Any) -> None:
+        super().__init__(config, tokenizer, compute_score)
+        self.opts, self.settings, self.reward_cfg = options_from_config(config)
+        self.judge = PairwiseJudge(self.settings) if "pairwise" in self.reward_cfg.components else None
+        self.rollout_n = int(config.actor_rollout_ref.rollout.get("n", 1) or 1)
+        self._trainer_cfg = _plain(config.get("trainer", None))
+        self._owner: OwnerHandle | None = None
+
+    @property
+    def owner(self) -> OwnerHandle:
+        if self._owner is None:
+            self._owner = get_owner(self.opts.curriculum(), self._trainer_cfg)
+        return self._owner
+
+    def _decode(self, item: Any) -> str:
+        ids = item.batch["responses"]
+        valid = int(item.batch["attention_mask"][-ids.shape[-1]:].sum())
+        return self.tokenizer.decode(ids[:valid], skip_special_tokens=True)
+
+    def _well_formed(self, response: str) -> bool:
+        if self.reward_cfg.layout == "think-answer":
+            return format_reward(response, think_tag=self.reward_cfg.think_tag,
+                                 answer_tag=self.reward_cfg.answer_tag).score == 1.0
+        low = response.lower()
+        return bool(strip_reasoning(response)) and low.count("<think>") == low.count("</think>")
+
+    async def run_single(self, data: DataProto) -> dict[str, Any]:
+        item = data[-1:][0]
+        nt = item.non_tensor_batch
+        response = await asyncio.get_running_loop().run_in_executor(None, self._decode, item)
+        extra_info = dict(nt.get("extra_info") or {})
+        validation = str(extra_info.get("split", "train")) != "train"
+        step = int(nt.get("global_steps", 0) or 0)
+        sample = parse_sample(nt["reward_model"]["ground_truth"], extra_info)
+        owner = self.owner
+        level = await owner.level_for(sample.id, step, len(sample.targets), validation)
+
+        cfg = self.reward_cfg
+        values: dict[str, float | None] = {
+            name: r.score for name, r in local_scores(response, sample.prompt, sample.ground_truth, cfg).items()
+        }
+        outcome, info = "none", {"latency_s": 0.0, "attempts": 0}
+        if self.judge is not None:
+            answer = response if cfg.layout == "plain" else None
+            if "pairwise" in values:  # no answer to judge: it scores as a loss, without asking the judge
+                outcome = "empty"
+            else:
+                if answer is None:
+                    from .rewards.format import answer_text
+
+                    answer = answer_text(response, cfg.layout, think_tag=cfg.think_tag, answer_tag=cfg.answer_tag,
+                                         think_opened=cfg.think_opened)
+                try:
+                    j = await self.judge.compare(sample.prompt, sample.targets[level], answer, sample.criteria,
+                                                 self.opts.strategy)
+                except JudgeInputError as e:
+                    if "response" not in str(e):
+                        raise CurriculumError(f"sample {sample.id}, reference level {level}: {e}") from None
+                    outcome = "empty"
+                else:
+                    outcome = j.outcome
+                    info = {"latency_s": j.latency_s, "attempts": j.attempts, "prompt_tokens": j.prompt_tokens,
+                            "completion_tokens": j.completion_tokens, "reason": j.reason}
+            o = self.opts
+            values["pairwise"] = {"win": o.win_value, "tie": o.tie_value, "loss": o.loss_value,
+                                  "empty": o.loss_value}.get(outcome)
+            if values["pairwise"] is not None and o.format_bonus and self._well_formed(response):
+                values["pairwise"] += o.format_bonus
+
+        reward = await self._combine(nt, values, validation)
+        info["components"] = values
+        await owner.record(sample.id, step, outcome if self.judge is not None else "none", validation, info)
+        extra = {
+            "outcome": outcome,
+            "reference_level": level,
+            "judge_win": int(outcome == "win"),
+            "judge_tie": int(outcome == "tie"),
+            "judge_loss": int(outcome in ("loss", "empty")),
+            "judge_failed": int(outcome == "failed"),
+            "judge_latency_s": float(info.get("latency_s", 0.0)),
+            "judge_attempts": int(info.get("attempts", 0)),
+            "curriculum_step": step,
+        }
+        for name in cfg.components:
+            v = values.get(name)
+            extra[f"reward_{name}"] = float("nan") if v is None else float(v)
+        return {"reward_score": float(reward), "reward_extra_info": extra}
+
+    async def _combine(self, nt: Any, values: dict[str, float | None], validation: bool) -> float:
+        weights = self.reward_cfg.components
+        if self.reward_cfg.mode == "group-normalized" and not validation and self.rollout_n > 1:
+            uid = str(nt.get("uid", "")) or uuid.uuid4().hex
+            member = uuid.uuid4().hex
+            group = await self.owner.group_values(uid, self.rollout_n, member, values, self.opts.group_timeout_s)
+            keys = sorted(group)
+            combined = combine_group_normalized([group[k] for k in keys], weights)
+            mine = combined[keys.index(member)]
+            return 0.0 if mine is None else mine  # a failed judgment is neutral within its group
+        filled = {k: (self.opts.neutral if (k == "pairwise" and v is None) else v) for k, v in values.items()}
+        total = combine_weighted(filled, weights)
+        return self.opts.neutral if total is None else total
