@@ -138,6 +138,7 @@ class CurriculumState:
             self.last_finalized = int(side.get("step", 0))
             self.current_step = self.last_finalized
             self.history = list(side.get("history", []))
+            self.max_level = {sample_key(k): int(v) for k, v in (side.get("max_level") or {}).items()}
         except (ValueError, TypeError, OSError) as e:
             log.warning("ignoring unreadable curriculum sidecar %s: %s", self.state_path, e)
 
@@ -194,7 +195,7 @@ class CurriculumState:
         atomic_write_json(
             self.state_path,
             {"experiment": self.cfg.experiment, "step": self.last_finalized, "config": asdict(self.cfg),
-             "history": self.history},
+             "max_level": self.max_level, "history": self.history},
         )
 
     # ------------------------------------------------------------------ per trajectory

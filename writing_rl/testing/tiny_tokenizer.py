@@ -37,3 +37,19 @@ def build_tiny_tokenizer(out_dir: str, vocab_size: int = 600) -> str:
     fast.chat_template = CHAT_TEMPLATE
     fast.save_pretrained(out_dir)
     return out_dir
+
+
+def build_tiny_model_dir(out_dir: str) -> str:
+    """A model folder verl can validate against: the tiny tokenizer plus a tiny Qwen2 ``config.json``.
+
+    No weights are written; config validation and tokenizer loading need none.
+    """
+    from transformers import Qwen2Config
+
+    build_tiny_tokenizer(out_dir)
+    Qwen2Config(
+        vocab_size=640, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, max_position_embeddings=8192, tie_word_embeddings=True,
+        architectures=["Qwen2ForCausalLM"],
+    ).save_pretrained(out_dir)
+    return out_dir

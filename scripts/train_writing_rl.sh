@@ -1,0 +1,294 @@
+#!/usr/bin/env bash
+# Writing-RL one-stop launcher: PPO (GAE + critic) or GRPO on verl 0.9.1, vLLM rollout, FSDP,
+# rewards from a pairwise LLM judge with Dynamic Reference Scheduling.
+#
+#   bash scripts/train_writing_rl.sh [--dry-run] [--print-overrides] [--skip-preflight] [HYDRA_OVERRIDES...]
+#
+# Every setting is an environment variable (see README.md, "Variables"); keys can also live in an
+# untracked .env file. Extra arguments are Hydra overrides passed to verl unchanged, last (they win).
+# No key is ever printed, logged or put into the verl config (which is printed and sent to wandb).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+RUN_DIR="$(pwd)"
+PYTHON="${PYTHON:-python3}"
+
+DRY_RUN=0; PRINT_OVERRIDES=0; SKIP_PREFLIGHT=0; PASSTHROUGH=()
+for arg in "$@"; do
+  case "$arg" in
+    --dry-run) DRY_RUN=1 ;;
+    --print-overrides) PRINT_OVERRIDES=1 ;;
+    --skip-preflight) SKIP_PREFLIGHT=1 ;;
+    -h|--help) sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) PASSTHROUGH+=("$arg") ;;
+  esac
+done
+
+say() { echo "[writing-rl] $*" >&2; }
+die() { echo "[writing-rl] error: $*" >&2; exit "${2:-2}"; }
+
+# ---------------------------------------------------------------- keys from .env (never echoed)
+if [ -f "$RUN_DIR/.env" ]; then
+  set -a; # shellcheck disable=SC1091
+  . "$RUN_DIR/.env"; set +a
+fi
+
+# ---------------------------------------------------------------- presets
+PRESET="${PRESET:-}"
+case "$PRESET" in
+  "") ;;
+  longwriter-zero)
+    ALGO="${ALGO:-grpo}"; ROLLOUT_N="${ROLLOUT_N:-8}"
+    REWARD_COMPONENTS="${REWARD_COMPONENTS:-pairwise:1.0,length:1.0,format:1.0,repetition:1.0}"
+    REWARD_COMBINE="${REWARD_COMBINE:-group-normalized}"; REWARD_LAYOUT="${REWARD_LAYOUT:-think-answer}"
+    SYSTEM_PROMPT="${SYSTEM_PROMPT:-think}" ;;
+  *) die "PRESET=$PRESET is not known (available: longwriter-zero)" ;;
+esac
+
+# ---------------------------------------------------------------- settings (README: Variables)
+EXPERIMENT_NAME="${EXPERIMENT_NAME:-writing_rl_demo}"
+case "$EXPERIMENT_NAME" in *[!A-Za-z0-9._-]*) die "EXPERIMENT_NAME may only contain letters, digits, . _ -" ;; esac
+BASE_MODEL="${BASE_MODEL:-Qwen/Qwen2.5-0.5B-Instruct}"
+DATA_DIR="${DATA_DIR:-$ROOT/data/sample}"
+ALGO="${ALGO:-ppo}"
+case "$ALGO" in
+  ppo) ROLLOUT_N="${ROLLOUT_N:-1}" ;;
+  grpo) ROLLOUT_N="${ROLLOUT_N:-8}"
+        [ "$ROLLOUT_N" -gt 1 ] || die "ALGO=grpo needs ROLLOUT_N > 1 (rollouts per prompt form the group)" ;;
+  *) die "ALGO=$ALGO must be ppo or grpo" ;;
+esac
+REWARD_STRATEGY="${REWARD_STRATEGY:-position-disadvantage}"
+case "$REWARD_STRATEGY" in position-disadvantage|position-advantage|both-orders) ;;
+  *) die "REWARD_STRATEGY=$REWARD_STRATEGY must be position-disadvantage, position-advantage or both-orders" ;;
+esac
+API_PARALLEL="${API_PARALLEL:-64}"
+JUDGE_MODEL="${JUDGE_MODEL:-}"
+JUDGE_BASE_URL="${JUDGE_BASE_URL:-}"
+JUDGE_BACKEND="${JUDGE_BACKEND:-}"
+JUDGE_TEMPLATE="${JUDGE_TEMPLATE:-}"
+JUDGE_CRITERIA_TEMPLATE="${JUDGE_CRITERIA_TEMPLATE:-}"
+LOCAL_JUDGE_MODEL="${LOCAL_JUDGE_MODEL:-Qwen/Qwen2.5-7B-Instruct}"
+LOCAL_JUDGE_PORT="${LOCAL_JUDGE_PORT:-8917}"
+LOCAL_JUDGE_GPU_UTIL="${LOCAL_JUDGE_GPU_UTIL:-0.35}"
+NNODES="${NNODES:-1}"
+N_GPUS="${N_GPUS:-}"
+N_GPUS_PER_NODE="${N_GPUS_PER_NODE:-${N_GPUS:-1}}"
+N_GPUS="${N_GPUS:-$N_GPUS_PER_NODE}"
+TRAIN_BATCH_SIZE="${TRAIN_BATCH_SIZE:-16}"
+PPO_MINI_BATCH_SIZE="${PPO_MINI_BATCH_SIZE:-8}"
+PPO_MAX_TOKEN_LEN_PER_GPU="${PPO_MAX_TOKEN_LEN_PER_GPU:-16384}"
+MAX_PROMPT_LENGTH="${MAX_PROMPT_LENGTH:-1024}"
+MAX_RESPONSE_LENGTH="${MAX_RESPONSE_LENGTH:-4096}"
+ACTOR_LR="${ACTOR_LR:-1e-6}"
+CRITIC_LR="${CRITIC_LR:-1e-5}"
+ROLLOUT_TP="${ROLLOUT_TP:-1}"
+ROLLOUT_GPU_UTIL="${ROLLOUT_GPU_UTIL:-0.4}"
+TOTAL_EPOCHS="${TOTAL_EPOCHS:-2}"
+SAVE_FREQ="${SAVE_FREQ:-20}"
+TEST_FREQ="${TEST_FREQ:-10}"
+REWARD_WORKERS="${REWARD_WORKERS:-8}"
+ADVANCE_RULE="${ADVANCE_RULE:-any}"
+REFERENCE_MODE="${REFERENCE_MODE:-dynamic}"
+REWARD_COMPONENTS="${REWARD_COMPONENTS:-pairwise:1.0}"
+REWARD_COMBINE="${REWARD_COMBINE:-weighted}"
+REWARD_LAYOUT="${REWARD_LAYOUT:-plain}"
+WANDB_PROJECT="${WANDB_PROJECT:-writing-rl}"
+CKPT_DIR="${CKPT_DIR:-$RUN_DIR/checkpoints/$EXPERIMENT_NAME}"
+INDEX_FILE="$RUN_DIR/running_file/index_${EXPERIMENT_NAME}.json"
+LOG_FILE="$RUN_DIR/logs/${EXPERIMENT_NAME}.log"
+
+[ -f "$DATA_DIR/train.parquet" ] || die "DATA_DIR=$DATA_DIR has no train.parquet: build one with \`writing-rl data build --input rows.jsonl --out $DATA_DIR\`"
+VAL_FILE="$DATA_DIR/test.parquet"
+if [ ! -f "$VAL_FILE" ]; then VAL_FILE="$DATA_DIR/train.parquet"; TEST_FREQ=-1; VAL_BEFORE=False; else VAL_BEFORE=True; fi
+for t in "$JUDGE_TEMPLATE" "$JUDGE_CRITERIA_TEMPLATE"; do
+  [ -z "$t" ] || [ -f "$t" ] || die "judge template $t does not exist (JUDGE_TEMPLATE / JUDGE_CRITERIA_TEMPLATE)"
+done
+[ -z "$JUDGE_TEMPLATE" ] || JUDGE_TEMPLATE="$(cd "$(dirname "$JUDGE_TEMPLATE")" && pwd)/$(basename "$JUDGE_TEMPLATE")"
+[ -z "$JUDGE_CRITERIA_TEMPLATE" ] || JUDGE_CRITERIA_TEMPLATE="$(cd "$(dirname "$JUDGE_CRITERIA_TEMPLATE")" && pwd)/$(basename "$JUDGE_CRITERIA_TEMPLATE")"
+
+# ---------------------------------------------------------------- judge: configured, or local vLLM
+key_for_backend() {
+  local backend="$1"
+  if [ "$backend" = dashscope ]; then [ -n "${DASHSCOPE_API_KEY:-}" ]; else [ -n "${OPENAI_API_KEY:-}" ]; fi
+}
+effective_backend="${JUDGE_BACKEND:-}"
+if [ -z "$effective_backend" ]; then
+  case "${JUDGE_MODEL:-}" in [Qq][Ww][Ee][Nn]*) effective_backend=dashscope ;; *) effective_backend=openai ;; esac
+fi
+LOCAL_JUDGE=0
+if [ -z "$JUDGE_BASE_URL" ] && ! key_for_backend "$effective_backend"; then
+  LOCAL_JUDGE=1
+  JUDGE_MODEL="$LOCAL_JUDGE_MODEL"; JUDGE_BACKEND=openai; JUDGE_BASE_URL="http://127.0.0.1:${LOCAL_JUDGE_PORT}/v1"
+fi
+JUDGE_MODEL="${JUDGE_MODEL:-gpt-4o-mini}"
+export JUDGE_MODEL JUDGE_BASE_URL JUDGE_BACKEND JUDGE_TEMPLATE JUDGE_CRITERIA_TEMPLATE API_PARALLEL
+
+# ---------------------------------------------------------------- wandb (the key stays in the environment)
+LOGGERS="[console]"
+if [ -n "${WANDB_API_KEY:-}" ] || grep -qs "api.wandb.ai" "${NETRC:-$HOME/.netrc}"; then
+  LOGGERS="[console,wandb]"
+else
+  say "wandb: off (no WANDB_API_KEY and not logged in); metrics go to the console and $LOG_FILE"
+fi
+
+# ---------------------------------------------------------------- verl overrides
+q() { printf "'%s'" "${1//\'/\\\'}"; }   # quote a Hydra value (URLs with commas, paths with spaces)
+OVERRIDES=(
+  "data.train_files=$(q "$DATA_DIR/train.parquet")"
+  "data.val_files=$(q "$VAL_FILE")"
+  "data.train_batch_size=$TRAIN_BATCH_SIZE"
+  "data.max_prompt_length=$MAX_PROMPT_LENGTH"
+  "data.max_response_length=$MAX_RESPONSE_LENGTH"
+  "data.filter_overlong_prompts=True"
+  "data.truncation=error"
+  "actor_rollout_ref.model.path=$(q "$BASE_MODEL")"
+  "actor_rollout_ref.model.use_remove_padding=True"
+  "actor_rollout_ref.model.enable_gradient_checkpointing=True"
+  "actor_rollout_ref.actor.optim.lr=$ACTOR_LR"
+  "actor_rollout_ref.actor.ppo_mini_batch_size=$PPO_MINI_BATCH_SIZE"
+  "actor_rollout_ref.actor.use_dynamic_bsz=True"
+  "actor_rollout_ref.actor.ppo_max_token_len_per_gpu=$PPO_MAX_TOKEN_LEN_PER_GPU"
+  "actor_rollout_ref.rollout.name=vllm"
+  "actor_rollout_ref.rollout.tensor_model_parallel_size=$ROLLOUT_TP"
+  "actor_rollout_ref.rollout.gpu_memory_utilization=$ROLLOUT_GPU_UTIL"
+  "actor_rollout_ref.rollout.n=$ROLLOUT_N"
+  "actor_rollout_ref.rollout.log_prob_use_dynamic_bsz=True"
+  "actor_rollout_ref.rollout.log_prob_max_token_len_per_gpu=$PPO_MAX_TOKEN_LEN_PER_GPU"
+  "actor_rollout_ref.ref.log_prob_use_dynamic_bsz=True"
+  "actor_rollout_ref.ref.log_prob_max_token_len_per_gpu=$PPO_MAX_TOKEN_LEN_PER_GPU"
+)
+if [ "$ALGO" = ppo ]; then
+  OVERRIDES+=(
+    "algorithm.adv_estimator=gae"
+    "critic.model.path=$(q "$BASE_MODEL")"
+    "critic.optim.lr=$CRITIC_LR"
+    "critic.model.use_remove_padding=True"
+    "critic.model.enable_gradient_checkpointing=True"
+    "critic.use_dynamic_bsz=True"
+    "critic.ppo_max_token_len_per_gpu=$PPO_MAX_TOKEN_LEN_PER_GPU"
+  )
+else
+  OVERRIDES+=(
+    "algorithm.adv_estimator=grpo"
+    "algorithm.use_kl_in_reward=False"
+    "actor_rollout_ref.actor.use_kl_loss=True"
+    "actor_rollout_ref.actor.kl_loss_coef=0.001"
+    "actor_rollout_ref.actor.kl_loss_type=low_var_kl"
+  )
+fi
+OVERRIDES+=(
+  "reward.reward_manager.source=register"
+  "reward.reward_manager.name=parallel"
+  "reward.num_workers=$REWARD_WORKERS"
+  "+reward.reward_kwargs.experiment=$EXPERIMENT_NAME"
+  "+reward.reward_kwargs.index_file=$(q "$INDEX_FILE")"
+  "+reward.reward_kwargs.strategy=$REWARD_STRATEGY"
+  "+reward.reward_kwargs.advance_rule=$ADVANCE_RULE"
+  "+reward.reward_kwargs.reference_mode=$(q "$REFERENCE_MODE")"
+  "+reward.reward_kwargs.components=$(q "$REWARD_COMPONENTS")"
+  "+reward.reward_kwargs.combine=$REWARD_COMBINE"
+  "+reward.reward_kwargs.layout=$REWARD_LAYOUT"
+  "+reward.reward_kwargs.judge.model=$(q "$JUDGE_MODEL")"
+  "+reward.reward_kwargs.judge.concurrency=$API_PARALLEL"
+)
+[ -z "$JUDGE_BACKEND" ] || OVERRIDES+=("+reward.reward_kwargs.judge.backend=$JUDGE_BACKEND")
+[ -z "$JUDGE_BASE_URL" ] || OVERRIDES+=("+reward.reward_kwargs.judge.base_url=$(q "$JUDGE_BASE_URL")")
+[ -z "$JUDGE_TEMPLATE" ] || OVERRIDES+=("+reward.reward_kwargs.judge.template=$(q "$JUDGE_TEMPLATE")")
+[ -z "$JUDGE_CRITERIA_TEMPLATE" ] || OVERRIDES+=("+reward.reward_kwargs.judge.criteria_template=$(q "$JUDGE_CRITERIA_TEMPLATE")")
+OVERRIDES+=(
+  "trainer.v1.trainer_mode=writing_rl"
+  "trainer.checkpoint_callback_class=writing_rl.curriculum.hooks.CurriculumCheckpointCallback"
+  "trainer.project_name=$(q "$WANDB_PROJECT")"
+  "trainer.experiment_name=$EXPERIMENT_NAME"
+  "trainer.logger=$LOGGERS"
+  "trainer.n_gpus_per_node=$N_GPUS_PER_NODE"
+  "trainer.nnodes=$NNODES"
+  "trainer.save_freq=$SAVE_FREQ"
+  "trainer.test_freq=$TEST_FREQ"
+  "trainer.val_before_train=$VAL_BEFORE"
+  "trainer.total_epochs=$TOTAL_EPOCHS"
+  "trainer.default_local_dir=$(q "$CKPT_DIR")"
+  "trainer.resume_mode=auto"
+)
+# Multi-node: with RAY_ADDRESS set, verl's ray.init() attaches to that cluster (Ray reads the variable).
+OVERRIDES+=("${PASSTHROUGH[@]+"${PASSTHROUGH[@]}"}")
+
+if [ "$PRINT_OVERRIDES" = 1 ]; then
+  printf '%s\n' "${OVERRIDES[@]}"
+  exit 0
+fi
+
+# ---------------------------------------------------------------- the curriculum index (never overwritten)
+mkdir -p "$RUN_DIR/running_file" "$RUN_DIR/logs"
+if [ -f "$INDEX_FILE" ]; then
+  say "index file: $INDEX_FILE exists (continuing this experiment's curriculum)"
+else
+  "$PYTHON" "$ROOT/scripts/create_index_file.py" --experiment "$EXPERIMENT_NAME" \
+    --data "$DATA_DIR/train.parquet" --dir "$RUN_DIR/running_file" >&2
+fi
+
+GPUS_FOUND=0
+if command -v nvidia-smi >/dev/null 2>&1; then
+  GPUS_FOUND=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU ' || true)
+fi
+
+PREFLIGHT=("$PYTHON" -m writing_rl.cli.main preflight --data-dir "$DATA_DIR" --index-file "$INDEX_FILE"
+  --train-batch-size "$TRAIN_BATCH_SIZE" --rollout-n "$ROLLOUT_N" --epochs "$TOTAL_EPOCHS"
+  --strategy "$REWARD_STRATEGY" --n-gpus "$((N_GPUS_PER_NODE))")
+if [ "$LOCAL_JUDGE" = 1 ] && { [ "$DRY_RUN" = 1 ] || [ "$GPUS_FOUND" = 0 ]; }; then
+  say "judge: no JUDGE_BASE_URL and no API key; a training run would serve $LOCAL_JUDGE_MODEL with vLLM on this node"
+  PREFLIGHT+=(--skip-judge)
+fi
+
+# ---------------------------------------------------------------- dry run: command, config, preflight
+if [ "$DRY_RUN" = 1 ]; then
+  echo "# verl command:"
+  printf '%q ' "$PYTHON" -m verl.trainer.main_ppo "${OVERRIDES[@]}"; echo
+  echo "# composed verl config (verl 0.9.1 ppo_trainer + the overrides above):"
+  "$PYTHON" -m writing_rl.verl_config --allow-missing-model "${OVERRIDES[@]}" || die "verl rejected the configuration (above)"
+  echo "# preflight:"
+  "${PREFLIGHT[@]}"
+  exit $?
+fi
+
+# ---------------------------------------------------------------- no GPU: preflight, then a clear stop
+if [ "$GPUS_FOUND" = 0 ]; then
+  "${PREFLIGHT[@]}" || true
+  say "no NVIDIA GPU found on this machine: training needs $((N_GPUS_PER_NODE * NNODES)) GPU(s) (vLLM rollout and FSDP)."
+  say "Use --dry-run to check the whole setup here, then run this script on a GPU node."
+  exit 3
+fi
+if [ "$GPUS_FOUND" -lt "$N_GPUS_PER_NODE" ]; then
+  die "N_GPUS_PER_NODE=$N_GPUS_PER_NODE but only $GPUS_FOUND GPU(s) on this node" 3
+fi
+
+# ---------------------------------------------------------------- local judge, when none is configured
+JUDGE_PID=""
+cleanup() { if [ -n "$JUDGE_PID" ]; then kill -TERM "$JUDGE_PID" 2>/dev/null || true; wait "$JUDGE_PID" 2>/dev/null || true; fi; }
+trap cleanup EXIT INT TERM
+if [ "$LOCAL_JUDGE" = 1 ]; then
+  say "judge: starting $LOCAL_JUDGE_MODEL with vLLM on port $LOCAL_JUDGE_PORT (log: logs/judge_*.log)"
+  JUDGE_LINE_FILE="$RUN_DIR/logs/${EXPERIMENT_NAME}.judge_url"
+  rm -f "$JUDGE_LINE_FILE"
+  LOG_DIR="$RUN_DIR/logs" bash "$ROOT/scripts/serve_judge.sh" "$LOCAL_JUDGE_MODEL" --replicas 1 \
+    --port-base "$LOCAL_JUDGE_PORT" --gpu-memory-utilization "$LOCAL_JUDGE_GPU_UTIL" > "$JUDGE_LINE_FILE" &
+  JUDGE_PID=$!
+  for _ in $(seq 1 900); do
+    grep -q "JUDGE_BASE_URL=" "$JUDGE_LINE_FILE" 2>/dev/null && break
+    kill -0 "$JUDGE_PID" 2>/dev/null || die "the local judge failed to start; see logs/judge_*.log"
+    sleep 1
+  done
+  grep -q "JUDGE_BASE_URL=" "$JUDGE_LINE_FILE" || die "the local judge was not ready after 15 minutes; see logs/judge_*.log"
+  say "judge: ready at $JUDGE_BASE_URL"
+fi
+
+if [ "$SKIP_PREFLIGHT" = 0 ]; then
+  "${PREFLIGHT[@]}" --require-gpu || die "preflight failed: fix the rows marked FAIL above (or --skip-preflight)" 4
+fi
+
+say "training $EXPERIMENT_NAME: ALGO=$ALGO, BASE_MODEL=$BASE_MODEL, judge $JUDGE_MODEL, log $LOG_FILE"
+set +e
+"$PYTHON" -m verl.trainer.main_ppo "${OVERRIDES[@]}" 2>&1 | tee -a "$LOG_FILE"
+status=${PIPESTATUS[0]}
+set -e
+exit "$status"

@@ -1,0 +1,268 @@
+"""Validate a built data directory (train.parquet, test.parquet) and report every problem by file, row and field."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from .schema import COLUMNS, SPLITS, DataError, as_dict, as_list, iter_rows, split_path
+
+GT = "reward_model.ground_truth"
+ROLES = ("system", "user", "assistant")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem: ``row`` is the 0-based row in ``file`` (None for the whole file)."""
+
+    file: str
+    row: int | None
+    field: str
+    message: str
+    severity: str = "error"  # "error" | "warning"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _messages(prompt: Any, err) -> list[dict] | None:
+    """Check the chat prompt; return the messages when they are usable."""
+    prompt = as_list(prompt)
+    if not isinstance(prompt, list):
+        err("prompt", f"must be a list of chat messages, got {type(prompt).__name__}")
+        return None
+    ok = True
+    for j, m in enumerate(prompt):
+        if not isinstance(m, dict):
+            err(f"prompt[{j}]", f"must be a message object, got {type(m).__name__}")
+            ok = False
+            continue
+        if m.get("role") not in ROLES:
+            err(f"prompt[{j}].role", f"must be one of {', '.join(ROLES)}, got {m.get('role')!r}")
+            ok = False
+        if not isinstance(m.get("content"), str):
+            err(f"prompt[{j}].content", f"must be text, got {type(m.get('content')).__name__}")
+            ok = False
+    if not ok:
+        return None
+    if not prompt or prompt[-1]["role"] != "user":
+        err("prompt", "must end with the user message holding the instruction")
+        return None
+    if not prompt[-1]["content"].strip():
+        err(f"prompt[{len(prompt) - 1}].content", "empty prompt: the user message has no text")
+        return None
+    return prompt
+
+
+def _check_ground_truth(gt: Any, err, warn, judge_max_chars: int | None) -> Any:
+    """Check one ground truth; return its id when it is an integer."""
+    gt = as_dict(gt)
+    if not isinstance(gt, dict):
+        err(GT, f"must be an object (or JSON text of one), got {type(gt).__name__}")
+        return None
+    for name in ("prompt", "target", "id"):
+        if name not in gt:
+            err(f"{GT}.{name}", "missing field")
+    prompt = gt.get("prompt")
+    if "prompt" in gt and (not isinstance(prompt, str) or not prompt.strip()):
+        err(f"{GT}.prompt", "empty prompt" if isinstance(prompt, str) else f"must be text, got {type(prompt).__name__}")
+    target = as_list(gt.get("target"))
+    if "target" in gt:
+        if not isinstance(target, list):
+            err(f"{GT}.target", f"must be a list of reference texts, got {type(target).__name__}")
+            target = None
+        elif not target:
+            err(f"{GT}.target", "empty reference list; give at least one reference")
+        for j, ref in enumerate(target or []):
+            if not isinstance(ref, str):
+                err(f"{GT}.target[{j}]", f"must be text, got {type(ref).__name__}")
+            elif not ref.strip():
+                err(f"{GT}.target[{j}]", "empty reference")
+            elif judge_max_chars and len(ref) > judge_max_chars:
+                warn(f"{GT}.target[{j}]", f"{len(ref)} characters, over the judge budget of {judge_max_chars} "
+                     "(--judge-max-chars); the judge will see it truncated middle-out")
+    criteria = gt.get("criteria")
+    if criteria is not None and not isinstance(criteria, str):
+        err(f"{GT}.criteria", f"must be text or null (structured criteria as JSON text), got {type(criteria).__name__}")
+    scores = as_list(gt.get("reference_scores"))
+    if scores is not None:
+        if not isinstance(scores, list) or not all(_is_number(s) for s in scores):
+            err(f"{GT}.reference_scores", "must be a list of finite numbers or null")
+        else:
+            if isinstance(target, list) and len(scores) != len(target):
+                err(f"{GT}.reference_scores", f"{len(scores)} scores for {len(target)} references")
+            for j in range(1, len(scores)):
+                if scores[j] < scores[j - 1]:
+                    err(f"{GT}.target", f"references not sorted by increasing quality: reference_scores[{j}]="
+                        f"{scores[j]} < reference_scores[{j - 1}]={scores[j - 1]}")
+                    break
+    rid = gt.get("id")
+    if "id" in gt and not _is_int(rid):
+        err(f"{GT}.id", f"must be an integer, got {rid!r}")
+        return None
+    return rid
+
+
+def _check_file(path: Path, split: str, tok: Any, max_len: int | None, judge_max_chars: int | None) -> list[Problem]:
+    import pyarrow.parquet as pq
+
+    name = path.name
+    problems: list[Problem] = []
+    try:
+        names = pq.ParquetFile(path).schema_arrow.names
+    except Exception as e:
+        return [Problem(name, None, "", f"cannot be read as parquet: {e}")]
+    missing = [c for c in COLUMNS if c not in names]
+    problems += [Problem(name, None, c, "missing column") for c in missing]
+
+    ids: dict[int, list[int]] = {}
+    to_tokenize: list[tuple[int, list[dict]]] = []
+    n = 0
+    for i, row in enumerate(iter_rows(path)):
+        n += 1
+
+        def err(field: str, msg: str, _i: int = i) -> None:
+            problems.append(Problem(name, _i, field, msg, "error"))
+
+        def warn(field: str, msg: str, _i: int = i) -> None:
+            problems.append(Problem(name, _i, field, msg, "warning"))
+
+        for col in ("data_source", "ability"):
+            if col in names and (not isinstance(row[col], str) or not row[col].strip()):
+                err(col, f"must be a non-empty string, got {row[col]!r}")
+        if "prompt" in names:
+            messages = _messages(row["prompt"], err)
+            if messages is not None and tok is not None:
+                to_tokenize.append((i, messages))
+        rid = None
+        if "reward_model" in names:
+            rm = as_dict(row["reward_model"])
+            if not isinstance(rm, dict):
+                err("reward_model", f"must be an object, got {type(rm).__name__}")
+            else:
+                if rm.get("style") != "model":
+                    err("reward_model.style", f"must be 'model' (the LLM judge), got {rm.get('style')!r}")
+                if "ground_truth" not in rm:
+                    err(GT, "missing field")
+                else:
+                    rid = _check_ground_truth(rm["ground_truth"], err, warn, judge_max_chars)
+        if rid is not None:
+            ids.setdefault(rid, []).append(i)
+        if "extra_info" in names:
+            extra = as_dict(row["extra_info"])
+            if not isinstance(extra, dict):
+                err("extra_info", f"must be an object (or JSON text of one), got {type(extra).__name__}")
+            else:
+                if extra.get("split") != split:
+                    err("extra_info.split", f"must be {split!r} in {name}, got {extra.get('split')!r}")
+                index = extra.get("index")
+                if not _is_int(index):
+                    err("extra_info.index", f"must be an integer, got {index!r}")
+                elif rid is not None and index != rid:
+                    err("extra_info.index", f"{index} differs from {GT}.id {rid}")
+
+    if n == 0:
+        problems.append(Problem(name, None, "", "has no rows"))
+    for rid, rows in ids.items():
+        for r in rows[1:]:
+            problems.append(Problem(name, r, f"{GT}.id", f"duplicate id {rid} (first at row {rows[0]})"))
+        if not 0 <= rid < n:
+            problems += [Problem(name, r, f"{GT}.id", f"id {rid} is outside 0..{n - 1}; ids must be 0..N-1")
+                         for r in rows]
+    gaps = [k for k in range(n) if k not in ids]
+    if ids and gaps:
+        shown = ", ".join(map(str, gaps[:10])) + (f" and {len(gaps) - 10} more" if len(gaps) > 10 else "")
+        problems.append(Problem(name, None, f"{GT}.id", f"ids are not contiguous 0..{n - 1}: missing {shown}"))
+    if to_tokenize:
+        problems += _check_lengths(name, to_tokenize, tok, max_len)
+    problems.sort(key=lambda p: (-1 if p.row is None else p.row))
+    return problems
+
+
+def _check_lengths(name: str, items: list[tuple[int, list[dict]]], tok: Any, max_len: int) -> list[Problem]:
+    """Prompt length in tokens exactly as verl builds it: chat template + generation prompt, no extra specials."""
+    out = []
+    for start in tqdm(range(0, len(items), 256), desc=f"tokenizing {name}", unit="batch", disable=None):
+        chunk = items[start:start + 256]
+        texts = [tok.apply_chat_template(m, add_generation_prompt=True, tokenize=False) for _, m in chunk]
+        for (i, _), ids in zip(chunk, tok(texts, add_special_tokens=False)["input_ids"], strict=True):
+            if len(ids) > max_len:
+                out.append(Problem(name, i, "prompt", f"{len(ids)} tokens under the chat template, over "
+                                   f"--max-prompt-length {max_len}; shorten it or raise data.max_prompt_length"))
+    return out
+
+
+def _load_tokenizer(path: str) -> Any:
+    try:
+        from transformers import AutoTokenizer
+
+        tok = AutoTokenizer.from_pretrained(path)
+    except Exception as e:
+        first = (str(e).splitlines() or [""])[0]
+        raise DataError(f"cannot load the tokenizer from {path}: {type(e).__name__}: {first}") from None
+    if not getattr(tok, "chat_template", None):
+        raise DataError(f"the tokenizer at {path} has no chat template; use the policy model's tokenizer")
+    return tok
+
+
+def check_dataset(
+    data_dir: str | Path,
+    *,
+    tokenizer_path: str | None = None,
+    max_prompt_length: int | None = None,
+    judge_max_chars: int | None = 48000,
+) -> list[Problem]:
+    """Check train.parquet (required) and test.parquet (if present); an empty list means clean.
+
+    Prompt lengths are checked only when both ``tokenizer_path`` and ``max_prompt_length`` are given;
+    references over ``judge_max_chars`` characters are warnings (None or 0 turns that off).
+    """
+    d = Path(data_dir)
+    if not d.is_dir():
+        raise DataError(f"data directory {d} does not exist")
+    if (tokenizer_path is None) != (max_prompt_length is None):
+        raise DataError("--tokenizer and --max-prompt-length go together; give both or neither")
+    if max_prompt_length is not None and max_prompt_length < 1:
+        raise DataError(f"--max-prompt-length must be positive, got {max_prompt_length}")
+    tok = _load_tokenizer(tokenizer_path) if tokenizer_path else None
+    problems: list[Problem] = []
+    if not split_path(d, "train").is_file():
+        problems.append(Problem("train.parquet", None, "", f"missing in {d}; build it with `writing-rl data build`"))
+    for split in SPLITS:
+        path = split_path(d, split)
+        if path.is_file():
+            problems += _check_file(path, split, tok, max_prompt_length, judge_max_chars)
+    return problems
+
+
+def load_ground_truths(data_dir: str | Path, split: str = "train") -> dict[int, dict]:
+    """Map id -> ground truth (``target`` and ``reference_scores`` as lists) for one split."""
+    path = split_path(data_dir, split)
+    if not path.is_file():
+        raise DataError(f"{path} does not exist; build it with `writing-rl data build`")
+    out: dict[int, dict] = {}
+    for i, row in enumerate(iter_rows(path)):
+        rm = as_dict(row.get("reward_model"))
+        gt = as_dict(rm.get("ground_truth")) if isinstance(rm, dict) else None
+        if not isinstance(gt, dict) or not _is_int(gt.get("id")):
+            raise DataError(f"{path}: row {i} has no usable reward_model.ground_truth.id; "
+                            "run `writing-rl data check` on it")
+        if gt["id"] in out:
+            raise DataError(f"{path}: row {i} repeats id {gt['id']}; run `writing-rl data check` on it")
+        gt = dict(gt)
+        gt["target"] = as_list(gt.get("target"))
+        gt["reference_scores"] = as_list(gt.get("reference_scores"))
+        out[gt["id"]] = gt
+    return out

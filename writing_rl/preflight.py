@@ -1,0 +1,231 @@
+"""Preflight checks for a training run: data, index file, judge, cost estimate, GPUs and wandb.
+
+Each check yields a row (name, status, detail, fix). ``FAIL`` rows are blocking; ``WARN`` rows are
+shown but do not stop the run. Nothing here prints or stores an API key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+OK, WARN, FAIL, INFO = "ok", "warn", "FAIL", "info"
+
+
+@dataclass
+class Row:
+    check: str
+    status: str
+    detail: str
+    fix: str = ""
+
+
+@dataclass
+class Report:
+    rows: list[Row] = field(default_factory=list)
+    estimates: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, *args: str) -> None:
+        self.rows.append(Row(*args))
+
+    @property
+    def ok(self) -> bool:
+        return not any(r.status == FAIL for r in self.rows)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "checks": [asdict(r) for r in self.rows], "estimates": self.estimates}
+
+    def table(self) -> str:
+        w = max(len(r.check) for r in self.rows) if self.rows else 5
+        lines = [f"{'check':<{w}}  status  detail", f"{'-' * w}  ------  {'-' * 50}"]
+        for r in self.rows:
+            lines.append(f"{r.check:<{w}}  {r.status:<6}  {r.detail}")
+            if r.fix and r.status in (FAIL, WARN):
+                lines.append(f"{'':<{w}}          fix: {r.fix}")
+        lines.append("preflight: " + ("passed" if self.ok else "FAILED (fix the rows marked FAIL)"))
+        return "\n".join(lines)
+
+
+def _check_data(rep: Report, args: Any) -> dict[int, dict] | None:
+    from .data.check import check_dataset, load_ground_truths
+
+    judge_chars = int(os.environ.get("JUDGE_MAX_CHARS") or 48000)
+    try:
+        problems = check_dataset(args.data_dir, tokenizer_path=args.tokenizer if args.max_prompt_length else None,
+                                 max_prompt_length=args.max_prompt_length if args.tokenizer else None,
+                                 judge_max_chars=judge_chars)
+    except Exception as e:  # unreadable folder and the like
+        rep.add("data", FAIL, str(e), f"build it with `writing-rl data build --out {args.data_dir}`")
+        return None
+    errors = [p for p in problems if p.severity == "error"]
+    warns = [p for p in problems if p.severity != "error"]
+    if errors:
+        first = errors[0]
+        rep.add("data", FAIL, f"{len(errors)} problem(s); first: {first.file} row {first.row} {first.field}: "
+                f"{first.message}", f"run `writing-rl data check {args.data_dir}` for the full list")
+        return None
+    gts = load_ground_truths(args.data_dir, split="train")
+    rep.add("data", WARN if warns else OK, f"{len(gts)} training samples in {args.data_dir}"
+            + (f"; {len(warns)} warning(s), e.g. {warns[0].message}" if warns else ""))
+    return gts
+
+
+def _check_index(rep: Report, args: Any, gts: dict[int, dict] | None) -> None:
+    from .curriculum.index_file import IndexFileError, read_index, sample_key
+
+    try:
+        levels = read_index(args.index_file)
+    except IndexFileError as e:
+        rep.add("index file", FAIL, str(e), "the launcher creates it; or run scripts/create_index_file.py")
+        return
+    if gts is None:
+        rep.add("index file", WARN, f"{len(levels)} samples; not compared with the data (data check failed)")
+        return
+    ids = {sample_key(i) for i in gts}
+    missing, extra = ids - set(levels), set(levels) - ids
+    bad = [k for k, v in levels.items() if k in ids and v >= max(1, len(_targets(gts[int(k)])))]
+    if missing or extra or bad:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} data id(s) missing, e.g. {sorted(missing, key=int)[:3]}")
+        if extra:
+            parts.append(f"{len(extra)} id(s) not in the data, e.g. {sorted(extra, key=int)[:3]}")
+        if bad:
+            parts.append(f"{len(bad)} level(s) beyond the sample's last reference, e.g. sample {bad[0]}")
+        rep.add("index file", FAIL, f"{args.index_file}: " + "; ".join(parts),
+                "it belongs to other data: recreate it with scripts/create_index_file.py --data ... --force, "
+                "or use a new EXPERIMENT_NAME")
+        return
+    moved = sum(1 for v in levels.values() if v > 0)
+    rep.add("index file", OK, f"{len(levels)} samples match the data; {moved} above level 0")
+
+
+def _targets(gt: dict) -> list:
+    t = gt.get("target")
+    return [t] if isinstance(t, str) else list(t or [])
+
+
+def _check_judge(rep: Report, args: Any, gts: dict[int, dict] | None) -> dict[str, float] | None:
+    from .judge import JudgeConfigError, JudgeError, JudgeSettings, PairwiseJudge
+
+    try:
+        settings = JudgeSettings.from_env()
+        settings.api_key()
+        # one probe call: a short retry budget so an unreachable judge is reported in seconds
+        settings = settings.replace(max_retries=min(settings.max_retries, 2), backoff_max_s=4.0)
+        judge = PairwiseJudge(settings)
+    except (JudgeConfigError, JudgeError, FileNotFoundError) as e:
+        rep.add("judge config", FAIL, str(e), "set JUDGE_MODEL / JUDGE_BASE_URL / the API key variable")
+        return None
+    where = settings.base_url or settings.backend
+    rep.add("judge config", OK, f"model {settings.model} via {settings.backend} ({where}), "
+            f"API_PARALLEL={settings.concurrency}")
+    if args.skip_judge:
+        rep.add("judge call", WARN, "skipped (--skip-judge)", "run without --skip-judge before training")
+        return None
+    if gts:
+        gt = gts[min(gts)]
+        refs = _targets(gt)
+        question, reference, response = gt["prompt"], refs[0], refs[-1]
+    else:
+        question, reference = "Write two sentences about autumn.", "Autumn comes. Leaves fall."
+        response = "Autumn arrives quietly, in the smell of woodsmoke. The maples let go one red leaf at a time."
+    t0 = time.monotonic()
+    try:
+        j = asyncio.run(judge.compare(question, reference, response, gts[min(gts)].get("criteria") if gts else None,
+                                      "position-disadvantage"))
+    except JudgeConfigError as e:
+        rep.add("judge call", FAIL, str(e), "fix the setting it names")
+        return None
+    latency = time.monotonic() - t0
+    if j.outcome == "failed":
+        fix = ("the reply has no 'VERDICT: A|B|TIE' line: check JUDGE_MODEL and JUDGE_TEMPLATE "
+               "(try `writing-rl judge --show-prompt ...`)") if "VERDICT" in (j.reason or "") else \
+            "the judge is unreachable or failing: check JUDGE_BASE_URL, the network and the provider status"
+        rep.add("judge call", FAIL, f"one comparison failed: {j.reason}", fix)
+        return None
+    status = WARN if latency > args.slow_judge_s else OK
+    rep.add("judge call", status, f"one real comparison parsed ({j.outcome}) in {latency:.2f}s, "
+            f"{j.prompt_tokens}+{j.completion_tokens} tokens",
+            f"the judge is slow ({latency:.0f}s per comparison): raise API_PARALLEL or add endpoints")
+    return {"latency_s": latency, "prompt_tokens": j.prompt_tokens, "completion_tokens": j.completion_tokens}
+
+
+def _estimate(rep: Report, args: Any, gts: dict[int, dict] | None, probe: dict[str, float] | None) -> None:
+    n = len(gts) if gts else 0
+    per_cmp = 2 if args.strategy == "both-orders" else 1
+    calls = args.train_batch_size * args.rollout_n * per_cmp
+    steps = args.total_steps or (args.epochs * math.ceil(n / args.train_batch_size) if n else 0)
+    est: dict[str, Any] = {"judge_calls_per_step": calls, "steps": steps, "judge_calls_per_run": calls * steps}
+    if probe:
+        tok = probe["prompt_tokens"] + probe["completion_tokens"]
+        est["tokens_per_call"] = tok
+        est["judge_tokens_per_step"] = tok * calls
+        est["judge_tokens_per_run"] = tok * calls * steps
+        conc = int(os.environ.get("API_PARALLEL") or 64)
+        est["judge_seconds_per_step_at_api_parallel"] = round(math.ceil(calls / conc) * probe["latency_s"], 1)
+    rep.estimates = est
+    detail = f"{calls} judge calls/step x {steps} steps = {calls * steps} calls"
+    if probe:
+        detail += f"; ~{est['judge_tokens_per_step']:,.0f} tokens/step, ~{est['judge_tokens_per_run']:,.0f} per run"
+    rep.add("judge budget", INFO, detail)
+
+
+def count_gpus() -> int:
+    if shutil.which("nvidia-smi"):
+        try:
+            out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20)
+            return sum(1 for line in out.stdout.splitlines() if line.startswith("GPU "))
+        except (OSError, subprocess.TimeoutExpired):
+            return 0
+    return 0
+
+
+def _check_gpus(rep: Report, args: Any) -> None:
+    found = count_gpus()
+    want = args.n_gpus
+    if found == 0:
+        rep.add("GPUs", FAIL if args.require_gpu else WARN, "no NVIDIA GPU found on this machine",
+                "training needs GPUs (vLLM rollout, FSDP); run on a GPU node, or use --dry-run to check the setup")
+    elif want and found < want:
+        rep.add("GPUs", FAIL, f"{found} GPU(s) found, N_GPUS={want}", f"set N_GPUS={found} or use a bigger node")
+    else:
+        rep.add("GPUs", OK, f"{found} GPU(s) found" + (f", N_GPUS={want}" if want else ""))
+
+
+def wandb_state() -> str:
+    if os.environ.get("WANDB_MODE") in ("disabled", "offline"):
+        return f"WANDB_MODE={os.environ['WANDB_MODE']}"
+    if os.environ.get("WANDB_API_KEY"):
+        return "key set in the environment"
+    netrc = Path(os.environ.get("NETRC", Path.home() / ".netrc"))
+    try:
+        if netrc.is_file() and "api.wandb.ai" in netrc.read_text():
+            return "logged in (~/.netrc)"
+    except OSError:
+        pass
+    return "not logged in"
+
+
+def _check_wandb(rep: Report) -> None:
+    state = wandb_state()
+    ok = state.startswith(("key", "logged in"))
+    rep.add("wandb", OK if ok else INFO, state + ("" if ok else ": logging to console only"))
+
+
+def run_preflight(args: Any) -> Report:
+    rep = Report()
+    gts = _check_data(rep, args)
+    _check_index(rep, args, gts)
+    probe = _check_judge(rep, args, gts)
+    _estimate(rep, args, gts, probe)
+    _check_gpus(rep, args)
+    _check_wandb(rep)
+    return rep
