@@ -1,0 +1,351 @@
+"""`writing-rl eval`: generate answers, score LongBench-Write / criteria / pairwise, compare runs."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..eval.criteria import criteria_template, evaluate_criteria
+from ..eval.data import Item, load_benchmark, load_responses
+from ..eval.files import EvalInputError
+from ..eval.generate import endpoint_settings, generate
+from ..eval.longbench import QUALITY_KEYS, evaluate_longbench, quality_template
+from ..eval.pairwise import Pair, evaluate_pairwise
+from ..eval.report import compare_reports, default_out_dir, load_report, now_utc, text_table, write_run
+from ..eval.scoring import Scorer
+from ..judge import JudgeClient, JudgeError, JudgeSettings, PairwiseJudge
+from ..judge.templates import load_template
+from .common import CliError, fail, print_json, read_user_text
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("eval", help="evaluate a writing model: LongBench-Write, criteria scores, pairwise win rate")
+    ev = p.add_subparsers(dest="eval_command", required=True, metavar="EVAL_COMMAND")
+
+    g = ev.add_parser("generate", help="answer a benchmark file from an OpenAI-compatible endpoint (resumable)")
+    g.add_argument("--data", required=True, help="benchmark JSONL (prompt/query per row) or a training parquet")
+    g.add_argument("--out", required=True, help="responses JSONL to write; rerunning resumes it")
+    _endpoint_args(g, required=True)
+    g.add_argument("--limit", type=int, help="only the first N rows")
+    g.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    g.add_argument("--no-progress", action="store_true")
+    g.set_defaults(func=run_generate)
+
+    lb = ev.add_parser("longbench-write", help="length score S_l and judged quality S_q by length bucket")
+    _scoring_args(lb)
+    lb.add_argument("--no-quality", action="store_true", help="length score only (no judge calls)")
+    lb.add_argument("--template", help=f"quality prompt file (default: the packaged eval_quality.txt); "
+                                       f"the reply must end with a JSON line of {', '.join(QUALITY_KEYS)}")
+    lb.set_defaults(func=run_longbench)
+
+    cr = ev.add_parser("criteria", help="WritingBench-style 1-10 scores per checklist criterion")
+    _scoring_args(cr)
+    cr.add_argument("--template", help="criterion prompt file (default: the packaged eval_criteria.txt)")
+    cr.set_defaults(func=run_criteria)
+
+    pw = ev.add_parser("pairwise", help="win rate of A over B (or over references), both orders, bootstrap CI")
+    pw.add_argument("--a", required=True, help="responses JSONL of model A")
+    grp = pw.add_mutually_exclusive_group(required=True)
+    grp.add_argument("--b", help="responses JSONL of model B")
+    grp.add_argument("--references", help="training parquet (or JSONL with references/target): compare with a "
+                                          "reference of each row")
+    pw.add_argument("--reference-level", type=int, default=-1,
+                    help="which reference of each row (0 = weakest, -1 = strongest, the default)")
+    pw.add_argument("--data", help="benchmark file with the questions (and criteria); default: the 'prompt' "
+                                   "fields of --a")
+    pw.add_argument("--a-name", help="label for A (default: the file name)")
+    pw.add_argument("--b-name", help="label for B (default: the file name, or 'reference')")
+    pw.add_argument("--no-criteria", action="store_true", help="ignore per-row criteria/checklists")
+    pw.add_argument("--template", help="pairwise judge template (default: $JUDGE_TEMPLATE or the packaged one)")
+    pw.add_argument("--criteria-template", help="pairwise template used for rows with criteria")
+    pw.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (default 1000)")
+    pw.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    _judge_args(pw)
+    pw.set_defaults(func=run_pairwise)
+
+    cp = ev.add_parser("compare", help="side-by-side table of two runs' headline numbers with differences")
+    cp.add_argument("run1", help="a run folder (or its report.json)")
+    cp.add_argument("run2")
+    cp.add_argument("--json", action="store_true")
+    cp.set_defaults(func=run_compare)
+
+
+def _endpoint_args(p: argparse.ArgumentParser, required: bool) -> None:
+    e = p.add_argument_group("model under evaluation (OpenAI-compatible endpoint, e.g. a vLLM server)")
+    e.add_argument("--model", required=required, help="model name at the endpoint")
+    e.add_argument("--base-url", help="endpoint base URL, e.g. http://localhost:8000/v1")
+    e.add_argument("--backend", choices=["openai", "dashscope"], default="openai")
+    e.add_argument("--max-tokens", type=int, default=16384, help="generation limit (default 16384)")
+    e.add_argument("--temperature", type=float, default=0.7, help="sampling temperature (default 0.7)")
+    e.add_argument("--concurrency", type=int, default=32, help="requests in flight (default 32)")
+    e.add_argument("--timeout", type=float, default=1800.0, help="seconds per request (default 1800)")
+    e.add_argument("--retries", type=int, default=4, help="retries of a failed request (default 4)")
+    e.add_argument("--system-prompt", help="system prompt file to put before each instruction")
+    e.add_argument("--api-key-env", help="variable holding the endpoint's key (default: OPENAI_API_KEY, "
+                                         "none needed on localhost); keeps the judge's key away from it")
+
+
+def _judge_args(p: argparse.ArgumentParser) -> None:
+    j = p.add_argument_group("judge (defaults from JUDGE_* variables)")
+    j.add_argument("--judge-model", help="judge model (default: $JUDGE_MODEL)")
+    j.add_argument("--judge-base-url", help="judge base URL (default: $JUDGE_BASE_URL)")
+    j.add_argument("--judge-backend", choices=["openai", "dashscope"])
+    j.add_argument("--judge-temperature", type=float, help="default: $JUDGE_TEMPERATURE or 0")
+    j.add_argument("--judge-max-tokens", type=int, help="default: $JUDGE_MAX_TOKENS or 2048")
+    j.add_argument("--judge-concurrency", type=int, help="judge requests in flight (default: $API_PARALLEL or 64)")
+    p.add_argument("--out", help="run folder (default eval_runs/<command>-<name>-<time>); reuse it to resume")
+    p.add_argument("--cache", help="judge result log (default <out>/scores.jsonl); share one between runs")
+    p.add_argument("--limit", type=int, help="only the first N benchmark rows")
+    p.add_argument("--json", action="store_true", help="print the headline numbers as one JSON object")
+    p.add_argument("--no-progress", action="store_true")
+
+
+def _scoring_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", required=True, help="benchmark file (JSONL or training parquet)")
+    p.add_argument("--responses", help="responses JSONL ({id, response} per line); or generate with --model")
+    _endpoint_args(p, required=False)
+    _judge_args(p)
+
+
+# ---------------------------------------------------------------------------------------- helpers
+def _judge_settings(args: argparse.Namespace, **extra: Any) -> JudgeSettings:
+    return JudgeSettings.from_env(
+        model=args.judge_model, base_url=args.judge_base_url, backend=args.judge_backend,
+        temperature=args.judge_temperature, max_tokens=args.judge_max_tokens, concurrency=args.judge_concurrency,
+        **extra,
+    )
+
+
+def _endpoint(args: argparse.Namespace) -> JudgeSettings:
+    for name, least in (("max_tokens", 1), ("concurrency", 1), ("retries", 0)):
+        if getattr(args, name) < least:
+            raise CliError(f"--{name.replace('_', '-')} must be at least {least}")
+    if args.timeout <= 0:
+        raise CliError("--timeout must be positive (seconds)")
+    return endpoint_settings(args.model, args.base_url, backend=args.backend, temperature=args.temperature,
+                             max_tokens=args.max_tokens, concurrency=args.concurrency, timeout_s=args.timeout,
+                             max_retries=args.retries, api_key_env=args.api_key_env)
+
+
+def _limit(items: list[Item], limit: int | None) -> list[Item]:
+    if limit is not None and limit < 1:
+        raise CliError("--limit must be at least 1")
+    return items[:limit] if limit else items
+
+
+def _out_dir(args: argparse.Namespace, kind: str, label: str) -> Path:
+    out = Path(args.out) if args.out else default_out_dir(kind, label)
+    if out.exists() and not out.is_dir():
+        raise CliError(f"--out {out} exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    print(f"run folder: {out} (rerun with --out {out} to resume)", file=sys.stderr)
+    return out
+
+
+def _responses(args: argparse.Namespace, items_all: list[Item], items: list[Item], out: Path) -> tuple[dict, str]:
+    """The responses to score: from --responses, or generated now from --model into <out>/responses.jsonl."""
+    if args.responses and args.model:
+        raise CliError("give either --responses FILE or --model (to generate), not both")
+    if args.responses:
+        return load_responses(args.responses, items_all), args.responses
+    if not args.model:
+        raise CliError("give --responses FILE (existing answers) or --model/--base-url (to generate them)")
+    path = out / "responses.jsonl"
+    system = read_user_text(args.system_prompt, "system prompt file")
+    summary = asyncio.run(generate(items, _endpoint(args), path, system_prompt=system,
+                                   show_progress=not args.no_progress))
+    print(f"generated {summary.generated}, failed {summary.failed}, cached {summary.already_done}", file=sys.stderr)
+    return load_responses(path, items_all), str(path)
+
+
+def _finish(args: argparse.Namespace, report: dict[str, Any], out: Path) -> int:
+    paths = write_run(out, report)
+    n_fail = len(report.get("failures") or [])
+    if args.json:
+        print_json({"headline": report["headline"], "failures": n_fail,
+                    **{k: str(v) for k, v in paths.items()}})
+    else:
+        print(text_table(["metric", "value"], [[k, v] for k, v in report["headline"].items()]))
+        print(f"\nreport: {paths['json']}  summary: {paths['markdown']}  "
+              f"charts: {', '.join(str(p) for k, p in paths.items() if k not in ('json', 'markdown'))}")
+        if n_fail:
+            print(f"{n_fail} item(s) failed and are excluded (listed in report.md); rerun with --out {out} "
+                  "to retry them", file=sys.stderr)
+    return 1 if n_fail else 0
+
+
+def _meta(kind: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    return {"benchmark": kind, "name": name, "created": now_utc(), "version": __version__, "inputs": inputs}
+
+
+def _guard(fn: Any) -> Any:
+    def wrapped(args: argparse.Namespace) -> int:
+        try:
+            return fn(args)
+        except (CliError, EvalInputError, JudgeError, FileNotFoundError) as e:
+            return fail(str(e))
+    return wrapped
+
+
+# ---------------------------------------------------------------------------------------- commands
+@_guard
+def run_generate(args: argparse.Namespace) -> int:
+    items = _limit(load_benchmark(args.data), args.limit)
+    system = read_user_text(args.system_prompt, "system prompt file")
+    summary = asyncio.run(generate(items, _endpoint(args), args.out, system_prompt=system,
+                                   show_progress=not args.no_progress))
+    if args.json:
+        print_json({**summary.to_dict(), "out": args.out})
+    else:
+        print(text_table(["rows", "already done", "generated", "failed", "tokens in", "tokens out", "wall s"],
+                         [[summary.total, summary.already_done, summary.generated, summary.failed,
+                           summary.prompt_tokens, summary.completion_tokens, round(summary.wall_s, 1)]]))
+        for f in summary.failures[:20]:
+            print(f"failed {f['id']}: {f['error']}", file=sys.stderr)
+        if summary.failed:
+            print(f"rerun the same command to retry the {summary.failed} failed row(s)", file=sys.stderr)
+    return 1 if summary.failed else 0
+
+
+def _scorer(args: argparse.Namespace, settings: JudgeSettings, tpl: Any, keys: tuple[str, ...], lo: int, hi: int,
+            out: Path) -> Scorer:
+    return Scorer(settings, tpl, keys, lo, hi, args.cache or out / "scores.jsonl", show_progress=not args.no_progress)
+
+
+@_guard
+def run_longbench(args: argparse.Namespace) -> int:
+    items_all = load_benchmark(args.data)
+    items = _limit(items_all, args.limit)
+    tpl = None if args.no_quality else quality_template(args.template)
+    settings = None if args.no_quality else _judge_settings(args)
+    label = Path(args.responses).stem if args.responses else (args.model or "run")
+    out = _out_dir(args, "longbench-write", label)
+    responses, resp_path = _responses(args, items_all, items, out)
+    scorer = None if settings is None else _scorer(args, settings, tpl, QUALITY_KEYS, 1, 5, out)
+    result = asyncio.run(evaluate_longbench(items, responses, scorer))
+    report = _meta("longbench-write", label, {"data": args.data, "responses": resp_path, "rows": len(items)})
+    report["judge"] = scorer.settings_record() if scorer else None
+    report["stats"] = scorer.stats.__dict__ if scorer else None
+    report.update(result)
+    return _finish(args, report, out)
+
+
+@_guard
+def run_criteria(args: argparse.Namespace) -> int:
+    items_all = load_benchmark(args.data)
+    items = _limit(items_all, args.limit)
+    tpl = criteria_template(args.template)
+    settings = _judge_settings(args)
+    label = Path(args.responses).stem if args.responses else (args.model or "run")
+    out = _out_dir(args, "criteria", label)
+    responses, resp_path = _responses(args, items_all, items, out)
+    scorer = _scorer(args, settings, tpl, ("score",), 1, 10, out)
+    result = asyncio.run(evaluate_criteria(items, responses, scorer))
+    report = _meta("criteria", label, {"data": args.data, "responses": resp_path, "rows": len(items)})
+    report["judge"] = scorer.settings_record()
+    report["stats"] = scorer.stats.__dict__
+    report.update(result)
+    return _finish(args, report, out)
+
+
+def _pairs(args: argparse.Namespace) -> tuple[list[Pair], dict[str, Any]]:
+    data_path = args.references or args.data
+    items_all = load_benchmark(data_path) if data_path else None
+    a = load_responses(args.a, items_all)
+    if items_all is None:  # questions from A's own rows
+        items_all = []
+        for rid, rec in a.items():
+            if not rec.prompt:
+                raise EvalInputError(f"{rec.source}: no 'prompt' to judge against; pass --data with the benchmark")
+            items_all.append(Item(rid, rec.prompt, [{"role": "user", "content": rec.prompt}], rec.source))
+    items = _limit(items_all, args.limit)
+    b = load_responses(args.b, items_all) if args.b else None
+    pairs, missing = [], []
+    for it in items:
+        ra = a.get(it.id)
+        if b is not None:
+            rb = b.get(it.id)
+            text_b = rb.text if rb else None
+        else:
+            refs = it.references
+            if not refs:
+                raise EvalInputError(f"{it.source}: no references (reward_model.ground_truth.target, "
+                                     "'references' or 'target') to compare with")
+            if not -len(refs) <= args.reference_level < len(refs):
+                raise EvalInputError(f"{it.source}: --reference-level {args.reference_level} is out of range "
+                                     f"for its {len(refs)} reference(s)")
+            text_b = refs[args.reference_level]
+        if ra is None or ra.text is None or text_b is None:
+            side = "A" if ra is None or ra.text is None else "B"
+            missing.append({"id": it.id, "stage": "response", "error": f"no response from {side}"})
+            continue
+        pairs.append(Pair(it.id, it.question, ra.text, text_b, None if args.no_criteria else it.criteria))
+    inputs = {"a": args.a, "b": args.b or f"{args.references} (reference level {args.reference_level})",
+              "data": data_path, "a_name": args.a_name or Path(args.a).stem,
+              "b_name": args.b_name or (Path(args.b).stem if args.b else "reference"), "rows": len(items),
+              "criteria": not args.no_criteria}
+    return pairs, {"inputs": inputs, "missing": missing}
+
+
+@_guard
+def run_pairwise(args: argparse.Namespace) -> int:
+    if args.bootstrap < 100:
+        raise CliError("--bootstrap must be at least 100 resamples")
+    settings = _judge_settings(args, template=args.template, criteria_template=args.criteria_template)
+    judge = PairwiseJudge(settings, client=None)
+    if args.template and not args.criteria_template:
+        judge.criteria_template = load_template(args.template, criteria=True)
+    pairs, extra = _pairs(args)
+    label = f"{extra['inputs']['a_name']}-vs-{extra['inputs']['b_name']}"
+    out = _out_dir(args, "pairwise", label)
+
+    async def go() -> dict[str, Any]:
+        client = JudgeClient(settings)
+        judge._client = client
+        try:
+            return await evaluate_pairwise(pairs, judge, args.cache or out / "judgments.jsonl",
+                                           n_boot=args.bootstrap, seed=args.seed,
+                                           show_progress=not args.no_progress)
+        finally:
+            await client.close()
+
+    result = asyncio.run(go())
+    result["failures"] = extra["missing"] + result["failures"]
+    result["headline"]["failed"] = len(result["failures"])
+    report = _meta("pairwise", label, extra["inputs"])
+    report.update(result)
+    return _finish(args, report, out)
+
+
+@_guard
+def run_compare(args: argparse.Namespace) -> int:
+    a, b = load_report(args.run1), load_report(args.run2)
+    rows = compare_reports(a, b)
+    if not rows:
+        raise CliError(f"the two reports share no headline numbers ({a.get('benchmark')} vs {b.get('benchmark')})")
+    if args.json:
+        print_json({"run1": a["_path"], "run2": b["_path"], "rows": rows})
+        return 0
+    if a.get("benchmark") != b.get("benchmark"):
+        print(f"note: comparing a {a.get('benchmark')} run with a {b.get('benchmark')} run", file=sys.stderr)
+    for side, r in (("run1", a), ("run2", b)):
+        j = r.get("judge") or {}
+        print(f"{side}: {r['_path']}  judge={j.get('model', 'n/a')} T={j.get('temperature', 'n/a')} "
+              f"max_tokens={j.get('max_tokens', 'n/a')}")
+    ja, jb = a.get("judge") or {}, b.get("judge") or {}
+    changed = [k for k in ("model", "temperature", "max_tokens", "template_sha256") if ja.get(k) != jb.get(k)]
+    if changed:
+        print(f"warning: judge settings differ ({', '.join(changed)}); numbers may not be comparable",
+              file=sys.stderr)
+    print(text_table(["metric", "run1", "run2", "diff"],
+                     [[r["metric"], r["run1"], r["run2"], _signed(r["diff"])] for r in rows]))
+    return 0
+
+
+def _signed(v: Any) -> str:
+    return "n/a" if v is None else (f"{v:+.2f}" if isinstance(v, float) else f"{v:+d}")
+

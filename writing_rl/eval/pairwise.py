@@ -1,0 +1,133 @@
+"""Pairwise win rate of model A over model B (or over references), judged in both orders.
+
+Each pair is judged with ``PairwiseJudge.compare(strategy="both-orders")`` with A as the
+response and B as the reference, so *win* means A is better in both orders, *loss* that B is,
+and anything else is a tie. Failed judgments are excluded from the rates and counted apart.
+The 95% interval is a percentile bootstrap over items (1000 resamples, fixed seed).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..judge.compare import PairwiseJudge, format_criteria
+from ..judge.errors import JudgeInputError
+from .files import JsonlLog
+from .runner import gather_or_cancel, mean, progress
+from .scoring import Stats, public_url, sha, text_sha
+
+RATES = ("win", "tie", "loss")
+
+
+@dataclass
+class Pair:
+    id: str
+    question: str
+    a: str
+    b: str
+    criteria: Any = None
+
+
+def bootstrap_rates(outcomes: list[str], n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> dict[str, Any]:
+    """Rates (percent) of win/tie/loss and score = win + tie/2, each with a percentile bootstrap interval.
+
+    Resampling n items with replacement gives category counts distributed Multinomial(n, observed
+    rates), so each resample is drawn as one multinomial vector.
+    """
+    n = len(outcomes)
+    counts = np.array([outcomes.count(k) for k in RATES], dtype=float)
+    out: dict[str, Any] = {"n": n, "counts": dict(zip(RATES, counts.astype(int).tolist(), strict=True)),
+                           "n_boot": n_boot, "seed": seed, "level": level}
+    if n == 0:
+        out.update({k: None for k in (*RATES, "score")})
+        out["ci"] = {k: None for k in (*RATES, "score")}
+        return out
+    rng = np.random.default_rng(seed)
+    draws = rng.multinomial(n, counts / n, size=n_boot) / n * 100.0
+    point = counts / n * 100.0
+    lo_q, hi_q = (1 - level) / 2 * 100, (1 + level) / 2 * 100
+    series = {**{k: draws[:, i] for i, k in enumerate(RATES)}, "score": draws[:, 0] + draws[:, 1] / 2}
+    values = {**{k: float(point[i]) for i, k in enumerate(RATES)}, "score": float(point[0] + point[1] / 2)}
+    out.update(values)
+    out["ci"] = {k: [float(np.percentile(v, lo_q)), float(np.percentile(v, hi_q))] for k, v in series.items()}
+    return out
+
+
+def _record(j: Any) -> dict[str, Any]:
+    return {"outcome": j.outcome, "disagreement": j.disagreement, "reason": j.reason,
+            "orders": [{"a_position": o.policy_position, "verdict": o.verdict, "outcome": o.outcome,
+                        "error": o.error} for o in j.orders],
+            "raw": j.raw, "attempts": j.attempts, "prompt_tokens": j.prompt_tokens,
+            "completion_tokens": j.completion_tokens, "truncated": j.truncated}
+
+
+async def evaluate_pairwise(
+    pairs: list[Pair],
+    judge: PairwiseJudge,
+    log_path: str | Path,
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+    show_progress: bool = True,
+) -> dict[str, Any]:
+    """Judge every pair (cached ones from the log) and compute the rates and intervals."""
+    s = judge.settings
+    keys = {p.id: sha("pairwise", s.model, s.temperature, s.max_tokens, judge.template.text,
+                      judge.criteria_template.text, p.question, p.a, p.b, format_criteria(p.criteria))
+            for p in pairs}
+    log = JsonlLog(log_path, "judgment log")
+    done = {r["key"]: r for r in log.records if r.get("outcome") not in (None, "failed")}
+    results = {p.id: done[keys[p.id]] for p in pairs if keys[p.id] in done}
+    stats = Stats(cached=len(results))
+    todo = [p for p in pairs if p.id not in results]
+    bar = progress(len(todo), "pairwise", show_progress)
+    start = time.monotonic()
+
+    async def one(p: Pair) -> None:
+        try:
+            rec = _record(await judge.compare(p.question, p.b, p.a, p.criteria, strategy="both-orders"))
+        except JudgeInputError as e:  # an empty answer: reported, not judged, not counted
+            rec = {"outcome": "failed", "reason": str(e), "disagreement": None, "attempts": 0,
+                   "prompt_tokens": 0, "completion_tokens": 0}
+        rec = {"key": keys[p.id], "id": p.id, **rec}
+        log.append(rec)
+        results[p.id] = rec
+        stats.calls += rec["attempts"]
+        stats.prompt_tokens += rec["prompt_tokens"]
+        stats.completion_tokens += rec["completion_tokens"]
+        stats.failed += rec["outcome"] == "failed"
+        bar.update()
+
+    try:
+        await gather_or_cancel(one(p) for p in todo)
+    finally:
+        bar.close()
+        log.close()
+        stats.wall_s = time.monotonic() - start
+    items = [{"id": p.id, "outcome": results[p.id]["outcome"], "disagreement": results[p.id].get("disagreement"),
+              "reason": results[p.id].get("reason")} for p in pairs]
+    judged = [r for r in items if r["outcome"] != "failed"]
+    failures = [{"id": r["id"], "stage": "judge", "error": r["reason"]} for r in items if r["outcome"] == "failed"]
+    rates = bootstrap_rates([r["outcome"] for r in judged], n_boot=n_boot, seed=seed)
+    disagreement = mean(100.0 * bool(r["disagreement"]) for r in judged)
+    headline: dict[str, Any] = {"win_rate": rates["win"], "tie_rate": rates["tie"], "loss_rate": rates["loss"],
+                                "score": rates["score"]}
+    for k in ("win", "tie", "loss", "score"):
+        if rates["ci"][k] is not None:
+            headline[f"{k if k == 'score' else k + '_rate'} ci95 low"] = rates["ci"][k][0]
+            headline[f"{k if k == 'score' else k + '_rate'} ci95 high"] = rates["ci"][k][1]
+    headline.update({"disagreement_rate": disagreement, "items": len(pairs), "judged": len(judged),
+                     "failed": len(failures)})
+    judge_record = {"model": s.model, "backend": s.backend, "base_url": public_url(s.base_url),
+                    "temperature": s.temperature, "max_tokens": s.max_tokens,
+                    "max_candidate_chars": s.max_candidate_chars, "strategy": "both-orders",
+                    "template": judge.template.source, "criteria_template": judge.criteria_template.source,
+                    "template_sha256": text_sha(judge.template.text),
+                    "criteria_template_sha256": text_sha(judge.criteria_template.text)}
+    return {"benchmark": "pairwise", "headline": headline, "rates": rates, "disagreement_rate": disagreement,
+            "judge": judge_record, "stats": stats.__dict__, "items": items, "failures": failures}
