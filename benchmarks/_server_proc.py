@@ -19,6 +19,16 @@ def lognormal_delays(n: int, mean_s: float, sigma: float = 0.5, seed: int = 0) -
     return [rng.lognormvariate(mu, sigma) for _ in range(n)]
 
 
+def list_schedule_floor(delays: list[float], slots: int) -> float:
+    """Makespan of zero-overhead first-come-first-served scheduling of ``delays`` on ``slots``."""
+    import heapq
+
+    heap = [0.0] * slots
+    for d in delays:
+        heapq.heappush(heap, heapq.heappop(heap) + d)
+    return max(heap)
+
+
 def _serve(conn: Any, delays: list[float], text: str) -> None:
     import time
 

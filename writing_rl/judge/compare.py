@@ -115,6 +115,7 @@ class PairwiseJudge:
     ) -> None:
         self.settings = settings or (client.settings if client else JudgeSettings.from_env())
         self._client = client
+        self._loop_client: tuple[asyncio.AbstractEventLoop, JudgeClient] | None = None
         self.template = template or load_template(self.settings.template)
         self.criteria_template = criteria_template or load_template(
             self.settings.criteria_template, criteria=True
@@ -122,7 +123,12 @@ class PairwiseJudge:
 
     @property
     def client(self) -> JudgeClient:
-        return self._client or get_client(self.settings)
+        if self._client is not None:
+            return self._client
+        loop = asyncio.get_running_loop()
+        if self._loop_client is None or self._loop_client[0] is not loop:
+            self._loop_client = (loop, get_client(self.settings))
+        return self._loop_client[1]
 
     def prepare(self, question: str, reference: str, response: str) -> tuple[str, str, str, dict[str, bool]]:
         """Validate, strip reasoning, neutralise and truncate; returns texts and truncation flags."""
@@ -179,7 +185,10 @@ class PairwiseJudge:
         positions: Sequence[str] = {"position-disadvantage": ["B"], "position-advantage": ["A"]}.get(
             strategy, ["B", "A"]
         )
-        pairs = await asyncio.gather(*(self._one_order(question, ref, ans, criteria, p) for p in positions))
+        if len(positions) == 1:
+            pairs = [await self._one_order(question, ref, ans, criteria, positions[0])]
+        else:
+            pairs = await asyncio.gather(*(self._one_order(question, ref, ans, criteria, p) for p in positions))
         orders = [o for o, _ in pairs]
         chats = [c for _, c in pairs]
         j = Judgment(

@@ -27,6 +27,8 @@ _DELIM_LIKE = re.compile(r"(<{3,}|>{3,})")
 
 def strip_reasoning(text: str) -> str:
     """Return the answer part of a response, following the module's stated rules."""
+    if "think>" not in text.lower():  # fast path: most texts carry no reasoning tags
+        return text.strip()
     close = _CLOSE.search(text)
     open_ = _OPEN.search(text)
     if close and (open_ is None or close.start() < open_.start()):
@@ -45,8 +47,11 @@ def neutralise(text: str) -> str:
     ``VERDICT:`` becomes ``verdict -`` and runs of three or more angle brackets are spaced out.
     The rest of the text is untouched, so the judge still reads the writing as written.
     """
-    text = _VERDICT_LIKE.sub(lambda m: f"{m.group(1)}{m.group(2)} -", text)
-    return _DELIM_LIKE.sub(lambda m: " ".join(m.group(1)), text)
+    if "verdict" in text.lower():
+        text = _VERDICT_LIKE.sub(lambda m: f"{m.group(1)}{m.group(2)} -", text)
+    if "<<<" in text or ">>>" in text:
+        text = _DELIM_LIKE.sub(lambda m: " ".join(m.group(1)), text)
+    return text
 
 
 @dataclass(frozen=True)
