@@ -29,13 +29,18 @@ def list_schedule_floor(delays: list[float], slots: int) -> float:
     return max(heap)
 
 
-def _serve(conn: Any, delays: list[float], text: str) -> None:
+def _serve(conn: Any, delays: list[float], text: str, key_regex: str | None) -> None:
+    import re
     import time
 
     from writing_rl.testing.fake_judge import FakeJudgeServer, Reply
 
+    pattern = re.compile(key_regex) if key_regex else None
+
     def script(req):
-        return Reply(text=text, delay_s=delays[req.index % len(delays)])
+        m = pattern.search(req.prompt) if pattern else None
+        i = int(m.group(1)) if m else req.index  # a latency per item, whatever the arrival order
+        return Reply(text=text, delay_s=delays[i % len(delays)])
 
     srv = FakeJudgeServer(script).start()
     conn.send(srv.port)
@@ -61,10 +66,10 @@ class ServerProc:
 
 
 @contextmanager
-def server_process(delays: list[float], text: str = "Reasoned.\nVERDICT: B"):
+def server_process(delays: list[float], text: str = "Reasoned.\nVERDICT: B", key_regex: str | None = None):
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe()
-    proc = ctx.Process(target=_serve, args=(child, delays, text), daemon=True)
+    proc = ctx.Process(target=_serve, args=(child, delays, text, key_regex), daemon=True)
     proc.start()
     port = parent.recv()
     try:

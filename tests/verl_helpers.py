@@ -9,7 +9,7 @@ import torch
 
 from writing_rl.verl_config import compose
 
-PROMPT_LEN, RESPONSE_LEN = 24, 48
+PROMPT_LEN, RESPONSE_LEN = 24, 192
 
 
 def reward_overrides(tokenizer_dir: str, index_file: str, judge_url: str, **kw: Any) -> list[str]:
@@ -47,7 +47,8 @@ def make_batch(tokenizer: Any, items: list[dict[str, Any]]) -> Any:
     mask = torch.zeros((b, PROMPT_LEN + RESPONSE_LEN), dtype=torch.long)
     for i, it in enumerate(items):
         p = tokenizer.encode(it["gt"]["prompt"], add_special_tokens=False)[-PROMPT_LEN:]
-        r = tokenizer.encode(it["response"], add_special_tokens=False)[:RESPONSE_LEN]
+        r = tokenizer.encode(it["response"], add_special_tokens=False)
+        assert len(r) <= RESPONSE_LEN, f"test response too long for the batch ({len(r)} tokens)"
         prompts[i, PROMPT_LEN - len(p):] = torch.tensor(p)
         mask[i, PROMPT_LEN - len(p):PROMPT_LEN] = 1
         if r:
