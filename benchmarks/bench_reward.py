@@ -31,9 +31,9 @@ N, WINDOW_S, MEAN_S, SIGMA, PARALLEL, CURRICULUM_N = 512, 20.0, 2.0, 0.25, 64, 1
 
 
 def make_worker(tmp: str, base_url: str, experiment: str):
-    from tests.verl_helpers import compose_reward_config
     from verl.experimental.reward_loop.reward_loop import RewardLoopWorker
 
+    from tests.verl_helpers import compose_reward_config
     from writing_rl.curriculum.index_file import create_index
     from writing_rl.testing.tiny_tokenizer import build_tiny_tokenizer
 
@@ -104,7 +104,8 @@ def main() -> None:
         "bench": "reward", "trajectories": N, "rollout_window_s": WINDOW_S, "judge_latency_mean_s": MEAN_S,
         "concurrency": PARALLEL, "tail_s": round(tail, 3), "baseline_s": round(baseline, 3),
         "slowest_judgment_s": round(slowest, 3), "tail_over_slowest": round(tail / slowest, 3),
-        "baseline_over_tail": round(baseline / tail, 2), "total_s": round(total, 2), "baseline_total_s": round(total_b, 2),
+        "baseline_over_tail": round(baseline / tail, 2), "total_s": round(total, 2),
+        "baseline_total_s": round(total_b, 2),
         "curriculum_samples": CURRICULUM_N, "curriculum_step_s": round(step_s, 3),
         "meets_target": tail <= 1.5 * slowest and baseline >= 5 * tail and step_s < 0.5,
     }))

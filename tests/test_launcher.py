@@ -87,7 +87,8 @@ def test_every_script_override_is_a_key_verl_reads(tmp_path, tiny_model):
     overrides = overrides_from_script(tmp_path, launcher_env(tmp_path, BASE_MODEL=tiny_model))
     keys = [o.split("=", 1)[0].lstrip("+") for o in overrides]
     assert not [k for k in keys if k.startswith(("reward_model.", "custom_reward_function."))]
-    assert all(k.split(".")[0] in {"data", "actor_rollout_ref", "algorithm", "critic", "reward", "trainer"} for k in keys)
+    sections = {"data", "actor_rollout_ref", "algorithm", "critic", "reward", "trainer"}
+    assert all(k.split(".")[0] in sections for k in keys)
 
 
 @pytest.fixture
