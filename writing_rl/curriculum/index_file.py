@@ -8,41 +8,18 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from ..atomic import atomic_write_json
+
+__all__ = ["IndexFileError", "atomic_write_json", "create_index", "parse_index", "read_index", "sample_key",
+           "state_path"]
+
 
 class IndexFileError(ValueError):
     """The index file is missing, unreadable or invalid; the message says how to fix it."""
-
-
-def atomic_write_json(path: str | os.PathLike[str], obj: Any, *, indent: int | None = None) -> None:
-    """Write JSON so that readers (and a crash at any moment) only ever see a complete file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(obj, f, ensure_ascii=False, indent=indent, separators=None if indent else (",", ":"))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    try:  # make the rename itself durable
-        dfd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
 
 
 def sample_key(sample_id: Any) -> str:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
+
+from ..atomic import atomic_write_bytes
 
 
 class EvalInputError(Exception):
@@ -92,17 +93,5 @@ class JsonlLog:
 
 
 def write_atomic(path: str | Path, data: str | bytes) -> None:
-    """Write a file all at once: temp file in the same folder, flush, fsync, ``os.replace``."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    raw = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(raw)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write a file all at once (see ``writing_rl.atomic``)."""
+    atomic_write_bytes(path, data.encode("utf-8") if isinstance(data, str) else data)

@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
+from urllib.parse import urlparse
 
 from .errors import JudgeConfigError
 from .settings import JudgeSettings
@@ -106,9 +107,12 @@ class OpenAIBackend:
         # The SDK's aiohttp transport (documented by openai for high concurrency) costs far less CPU
         # per request than the default one; older SDKs without it fall back to the default.
         aio = getattr(openai, "DefaultAioHttpClient", None)
+        url = base_url or settings.base_url
+        if url and urlparse(url).username:  # aiohttp refuses URL credentials next to the key header
+            aio = None
         self.client = openai.AsyncOpenAI(
             api_key=settings.api_key(),
-            base_url=base_url or settings.base_url,
+            base_url=url,
             timeout=settings.timeout_s,
             max_retries=0,
             **({"http_client": aio(timeout=settings.timeout_s)} if aio is not None else {}),
