@@ -83,6 +83,19 @@ def test_import_verl_loads_the_plugin_in_a_fresh_process():
     assert "ok writing_rl.reward_manager" in out.stdout
 
 
+@pytest.mark.parametrize("first", ["writing_rl.curriculum.hooks", "writing_rl.reward_manager", "writing_rl.trainer",
+                                   "writing_rl.cli.main"])
+def test_plugin_registers_everything_whatever_is_imported_first(first):
+    code = (
+        f"import {first}\n"
+        "from verl.trainer.ppo.v1 import get_trainer_cls\n"
+        "from verl.experimental.reward_loop.reward_manager import get_reward_manager_cls\n"
+        "get_trainer_cls('writing_rl'); get_reward_manager_cls('parallel'); print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0 and "ok" in out.stdout, out.stderr[-2000:]
+
+
 def test_config_keys_reach_the_manager(tmp_path, tiny_tokenizer_dir, judge_server):
     rig = Rig(tmp_path, tiny_tokenizer_dir, judge_server, strategy="both-orders", advance_rule="majority")
     mgr = rig.worker.reward_manager

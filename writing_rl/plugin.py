@@ -16,6 +16,8 @@ try:
     from . import trainer  # noqa: F401  (registers the "writing_rl" v1 trainer)
 
     TRAINER_REGISTERED = True
-except ImportError as e:  # transfer_queue and friends are only needed where the trainer runs
+except ImportError as e:  # verl's v1 trainer needs TransferQueue & co. (installed with writing-rl)
     TRAINER_REGISTERED = False
-    logging.getLogger("writing_rl").debug("writing_rl trainer not registered: %s", e)
+    logging.getLogger("writing_rl").warning(
+        "the writing_rl trainer (trainer.v1.trainer_mode=writing_rl) is not available: %s", e
+    )

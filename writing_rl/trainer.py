@@ -10,8 +10,6 @@ from __future__ import annotations
 from verl.trainer.ppo.v1.trainer_base import register_trainer
 from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
 
-from .curriculum.hooks import finalize_step
-
 
 @register_trainer("writing_rl")
 class WritingRLTrainer(PPOTrainerSync):
@@ -19,6 +17,9 @@ class WritingRLTrainer(PPOTrainerSync):
 
     def on_step_end(self) -> None:
         super().on_step_end()
+        # imported here: this module is loaded by the verl plugin, possibly while hooks is importing verl
+        from .curriculum.hooks import finalize_step
+
         metrics = finalize_step(self.config, self.global_steps)
         if metrics:
             # verl merges this dict into the step's logged metrics right after on_step_end.
