@@ -257,3 +257,21 @@ def test_step_metrics_via_the_trainer_hook(tmp_path, tiny_tokenizer_dir, judge_s
     assert m["writing_rl/judge_latency_p95"] > 0 and m["writing_rl/judge_prompt_tokens"] > 0
     assert rig.levels() == {"0": 1, "1": 1, "2": 1, "3": 0}
     assert finalize_step(rig.config, 1) == m  # idempotent
+
+
+def test_writing_rl_trainer_adds_step_metrics_to_what_verl_logs(tmp_path, tiny_tokenizer_dir, judge_server, tok):
+    """verl's fit() merges _consume_sync_metrics() into the step's logged metrics after on_step_end."""
+    from verl.trainer.ppo.v1 import get_trainer_cls
+
+    judge_server.script = good_wins
+    rig = Rig(tmp_path, tiny_tokenizer_dir, judge_server)
+    rig.score(tok, [{"response": "good" if i < 2 else "meh", "gt": gt(i), "step": 1} for i in range(4)])
+    trainer = get_trainer_cls("writing_rl").__new__(get_trainer_cls("writing_rl"))
+    synced = []
+    trainer.config, trainer.global_steps, trainer.timing_raw = rig.config, 1, {}
+    trainer.checkpoint_manager = type("CM", (), {"update_weights": lambda self, step: synced.append(step)})()
+    trainer.on_step_end()
+    metrics = trainer._consume_sync_metrics()
+    assert synced == [1]  # verl's own weight sync still runs
+    assert metrics["writing_rl/win_rate"] == 0.5 and metrics["writing_rl/advanced"] == 2
+    assert rig.levels() == {"0": 1, "1": 1, "2": 0, "3": 0}
