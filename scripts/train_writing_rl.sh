@@ -270,8 +270,9 @@ if [ "$LOCAL_JUDGE" = 1 ]; then
   say "judge: starting $LOCAL_JUDGE_MODEL with vLLM on port $LOCAL_JUDGE_PORT (log: logs/judge_*.log)"
   JUDGE_LINE_FILE="$RUN_DIR/logs/${EXPERIMENT_NAME}.judge_url"
   rm -f "$JUDGE_LINE_FILE"
-  LOG_DIR="$RUN_DIR/logs" bash "$ROOT/scripts/serve_judge.sh" "$LOCAL_JUDGE_MODEL" --replicas 1 \
-    --port-base "$LOCAL_JUDGE_PORT" --gpu-memory-utilization "$LOCAL_JUDGE_GPU_UTIL" > "$JUDGE_LINE_FILE" &
+  bash "$ROOT/scripts/serve_judge.sh" "$LOCAL_JUDGE_MODEL" --replicas 1 --tp 1 --host 127.0.0.1 \
+    --port-base "$LOCAL_JUDGE_PORT" --log-dir "$RUN_DIR/logs" \
+    -- --gpu-memory-utilization "$LOCAL_JUDGE_GPU_UTIL" > "$JUDGE_LINE_FILE" &
   JUDGE_PID=$!
   for _ in $(seq 1 900); do
     grep -q "JUDGE_BASE_URL=" "$JUDGE_LINE_FILE" 2>/dev/null && break

@@ -275,3 +275,26 @@ def test_writing_rl_trainer_adds_step_metrics_to_what_verl_logs(tmp_path, tiny_t
     assert synced == [1]  # verl's own weight sync still runs
     assert metrics["writing_rl/win_rate"] == 0.5 and metrics["writing_rl/advanced"] == 2
     assert rig.levels() == {"0": 1, "1": 1, "2": 0, "3": 0}
+
+
+def test_judge_pool_metrics_reach_the_step_metrics(tmp_path, tiny_tokenizer_dir, judge_server, tok):
+    from writing_rl.curriculum.hooks import finalize_step
+    from writing_rl.testing.fake_judge import FakeJudgeServer
+
+    judge_server.script = good_wins
+    with FakeJudgeServer(good_wins) as second:
+        pool_url = f"'{judge_server.base_url}#2,{second.base_url}#2'"
+        from verl.experimental.reward_loop.reward_loop import RewardLoopWorker
+
+        from .verl_helpers import compose_reward_config
+
+        idx = tmp_path / "index_pool.json"
+        create_index(idx, range(4))
+        cfg = compose_reward_config(tiny_tokenizer_dir, str(idx), pool_url, experiment="pool")
+        worker = RewardLoopWorker(cfg)
+        asyncio.run(worker.compute_score_batch(make_batch(tok, [
+            {"response": "good", "gt": gt(i), "step": 1} for i in range(4)])))
+        m = finalize_step(cfg, 1)
+    names = [k for k in m if k.startswith("judge_pool/") and k.endswith("/requests")]
+    assert len(names) == 2 and sum(m[k] for k in names) >= 1
+    assert m["judge_pool/healthy_endpoints"] == 2.0

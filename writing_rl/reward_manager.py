@@ -13,6 +13,8 @@ import json
 import logging
 import math
 import os
+import socket
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +33,8 @@ from .rewards.config import RewardConfig, local_scores
 from .rewards.format import format_reward
 
 log = logging.getLogger("writing_rl.reward")
+
+POOL_REPORT_EVERY_S = 5.0
 
 _OPTION_KEYS = {
     "experiment", "index_file", "strategy", "win_value", "tie_value", "loss_value", "failed_value",
@@ -165,6 +169,7 @@ class ParallelRewardManager(RewardManagerBase):
         self.rollout_n = int(config.actor_rollout_ref.rollout.get("n", 1) or 1)
         self._trainer_cfg = _plain(config.get("trainer", None))
         self._owner: OwnerHandle | None = None
+        self._pool_reported = 0.0
 
     @property
     def owner(self) -> OwnerHandle:
@@ -229,6 +234,7 @@ class ParallelRewardManager(RewardManagerBase):
 
         reward = await self._combine(nt, values, validation)
         info["components"] = values
+        self._attach_pool_metrics(info)
         await owner.record(sample.id, step, outcome if self.judge is not None else "none", validation, info)
         extra = {
             "outcome": outcome,
@@ -245,6 +251,15 @@ class ParallelRewardManager(RewardManagerBase):
             v = values.get(name)
             extra[f"reward_{name}"] = float("nan") if v is None else float(v)
         return {"reward_score": float(reward), "reward_extra_info": extra}
+
+    def _attach_pool_metrics(self, info: dict[str, Any]) -> None:
+        """Every few seconds, send this worker's judge-pool counters along (a pool of endpoints only)."""
+        if self.judge is None or time.monotonic() - self._pool_reported < POOL_REPORT_EVERY_S:
+            return
+        backend = self.judge.client.backend
+        if hasattr(backend, "metrics"):
+            info["pool"], info["worker"] = backend.metrics(), f"{socket.gethostname()}:{os.getpid()}"
+            self._pool_reported = time.monotonic()
 
     async def _combine(self, nt: Any, values: dict[str, float | None], validation: bool) -> float:
         weights = self.reward_cfg.components

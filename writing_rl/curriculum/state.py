@@ -87,6 +87,22 @@ class StepStats:
     extra: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
 
 
+def merge_pool_metrics(snapshots: list[dict[str, float]]) -> dict[str, float]:
+    """Combine per-worker judge-pool counters: counts add up, health takes the worst, latency the max."""
+    out: dict[str, float] = {}
+    for snap in snapshots:
+        for k, v in snap.items():
+            if k not in out:
+                out[k] = v
+            elif k.endswith(("healthy", "healthy_endpoints")):
+                out[k] = min(out[k], v)
+            elif k.endswith(("latency_p50", "latency_p95")):
+                out[k] = max(out[k], v)
+            else:
+                out[k] += v
+    return out
+
+
 def _pct(values: list[float], q: float) -> float:
     if not values:
         return 0.0
@@ -113,6 +129,7 @@ class CurriculumState:
         self.last_finalized = 0
         self.history: list[dict[str, Any]] = []
         self.events: list[str] = []
+        self.pool: dict[str, dict[str, float]] = {}  # latest judge-pool counters per reward worker
         self._written_sig: tuple[int, int] | None = None
         self._load_sidecar()
         self._remember_file_signature()
@@ -247,6 +264,8 @@ class CurriculumState:
         """Record one judgment; raises ``JudgeFailureRateError`` when the step's failures pass the limit."""
         key = sample_key(sample_id)
         info = info or {}
+        if info.get("pool"):
+            self.pool[str(info.get("worker", "?"))] = dict(info["pool"])
         stats = self.val_stats if validation else self.stats[step]
         stats.outcomes[outcome] += 1
         stats.latencies.append(float(info.get("latency_s", 0.0)))
@@ -344,6 +363,7 @@ class CurriculumState:
         m["writing_rl/judge_completion_tokens"] = float(st.completion_tokens)
         for name, values in st.extra.items():
             m[f"writing_rl/reward/{name}_mean"] = sum(values) / len(values) if values else 0.0
+        m.update(merge_pool_metrics(list(self.pool.values())))
         return m
 
     def history_metrics(self, step: int) -> dict[str, float]:
