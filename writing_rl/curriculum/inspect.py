@@ -56,12 +56,12 @@ def plot_history(index_file: str | Path, out_png: str | Path) -> Path:
     steps = [h["step"] for h in history]
     levels = sorted({int(k) for h in history for k in h["histogram"]})
     series = [[h["histogram"].get(str(lv), 0) for h in history] for lv in levels]
-    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
+    fig, ax = plt.subplots(figsize=(9, 4.5), dpi=110)
     ax.stackplot(steps, series, labels=[f"level {lv}" for lv in levels], alpha=0.85)
     ax.set_xlabel("training step")
     ax.set_ylabel("samples")
     ax.set_title(f"Reference levels over training: {Path(index_file).name}")
-    ax.legend(loc="upper left", fontsize=8, ncol=min(4, len(levels)))
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, title="reference")
     ax.margins(x=0)
     fig.tight_layout()
     out = Path(out_png)
