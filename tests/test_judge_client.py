@@ -143,3 +143,24 @@ def test_settings_never_hold_the_key(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-secret-value-123456789012345678901234")
     s = JudgeSettings.from_env()
     assert "sk-secret" not in repr(s) and "sk-secret" not in str(s.public_dict())
+
+
+def test_single_endpoint_with_capacity_is_a_pool(judge_server, fast_settings):
+    from writing_rl.judge.backends import make_backend
+    from writing_rl.judge.pool import PoolBackend
+
+    settings = fast_settings.replace(base_url=f"{judge_server.base_url}#4")
+    assert isinstance(make_backend(settings), PoolBackend)
+    res = chat(settings)
+    assert res.ok and judge_server.count == 1
+
+
+def test_refused_connection_is_not_reported_as_a_timeout(fast_settings):
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens there now
+    res = chat(fast_settings.replace(base_url=f"http://127.0.0.1:{port}/v1", max_retries=0, timeout_s=30))
+    assert not res.ok and "connection error" in res.error and res.latency_s < 5

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
@@ -129,15 +130,18 @@ class OpenAIBackend:
             "temperature": temperature,
             **(extra or {}),
         }
+        started = time.monotonic()
         try:
             # The SDK's generic POST (documented for endpoints without typed helpers) keeps its
             # auth, timeouts and error mapping but skips typed-parameter transforms and response
             # model construction, which cost more CPU than the rest of a judge call.
             raw = await self.client.post("/chat/completions", body=body, cast_to=str)
-        except oa.APITimeoutError:
-            raise TransientError(f"timeout after {self.settings.timeout_s:g}s") from None
-        except oa.APIConnectionError as e:
-            raise TransientError(f"connection error: {type(e.__cause__ or e).__name__}") from None
+        except oa.APIConnectionError as e:  # APITimeoutError is a subclass
+            elapsed = time.monotonic() - started
+            # the aiohttp transport reports refused/reset connections as timeouts: tell them apart by time
+            if isinstance(e, oa.APITimeoutError) and elapsed >= 0.9 * self.settings.timeout_s:
+                raise TransientError(f"timeout after {self.settings.timeout_s:g}s") from None
+            raise TransientError(f"connection error after {elapsed:.2f}s: {type(e.__cause__ or e).__name__}") from None
         except oa.APIStatusError as e:
             status = e.status_code
             if status in FATAL_STATUSES:
@@ -224,7 +228,7 @@ def make_backend(settings: JudgeSettings) -> Backend:
     """The backend for these settings (a comma-separated ``base_url`` is an endpoint pool)."""
     if settings.backend == "dashscope":
         return DashScopeBackend(settings)
-    if settings.base_url and "," in settings.base_url:
+    if settings.base_url and ("," in settings.base_url or "#" in settings.base_url):
         from .pool import PoolBackend
 
         return PoolBackend(settings)

@@ -232,12 +232,12 @@ class PoolBackend:
         if ep.state == PROBING:
             ep.cooldown_s = min(ep.cooldown_s * 2, self.max_cooldown_s)
             ep.state, ep.out_until = EJECTED, now + ep.cooldown_s
-            log.warning("judge pool: probe of %s failed (%s); next probe in %.0fs", ep.name, err.reason, ep.cooldown_s)
+            log.warning("judge pool: probe of %s failed (%s); next probe in %.3gs", ep.name, err.reason, ep.cooldown_s)
         elif ep.state == HEALTHY and ep.consecutive >= self.eject_after:
             ep.state, ep.out_until = EJECTED, now + ep.cooldown_s
             ep.ejections += 1
             log.warning(
-                "judge pool: endpoint %s ejected after %d consecutive failures (last: %s); probing again in %.0fs",
+                "judge pool: endpoint %s ejected after %d consecutive failures (last: %s); probing again in %.3gs",
                 ep.name, ep.consecutive, err.reason, ep.cooldown_s,
             )
 
