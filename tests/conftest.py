@@ -30,6 +30,16 @@ def fast_settings(judge_server: FakeJudgeServer, monkeypatch: pytest.MonkeyPatch
     )
 
 
+@pytest.fixture
+def judge_env(monkeypatch: pytest.MonkeyPatch, judge_server: FakeJudgeServer) -> FakeJudgeServer:
+    """The loopback judge configured through the JUDGE_* variables, as a user would (no retries)."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
+    monkeypatch.setenv("JUDGE_BASE_URL", judge_server.base_url)
+    monkeypatch.setenv("JUDGE_MODEL", "fake-judge")
+    monkeypatch.setenv("JUDGE_MAX_RETRIES", "0")
+    return judge_server
+
+
 @pytest.fixture(scope="session")
 def tiny_tokenizer_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A small byte-level BPE tokenizer with a chat template, trained locally (no download)."""

@@ -2,33 +2,17 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 from pathlib import Path
 
 import pytest
 
-from writing_rl.cli import eval_cmd
 from writing_rl.eval.criteria import parse_criteria
 from writing_rl.eval.files import EvalInputError
 from writing_rl.testing.fake_judge import FakeJudgeServer, Reply
 
-
-def cli(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser()
-    eval_cmd.register(parser.add_subparsers())
-    args = parser.parse_args(argv)
-    return args.func(args)
-
-
-@pytest.fixture
-def judge_env(monkeypatch: pytest.MonkeyPatch, judge_server: FakeJudgeServer) -> FakeJudgeServer:
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
-    monkeypatch.setenv("JUDGE_BASE_URL", judge_server.base_url)
-    monkeypatch.setenv("JUDGE_MODEL", "fake-judge")
-    monkeypatch.setenv("JUDGE_MAX_RETRIES", "0")
-    return judge_server
+from .eval_helpers import cli
 
 
 def _wb_rows(shared_data: Path) -> list[dict]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import signal
@@ -14,16 +13,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from writing_rl.cli import eval_cmd
 from writing_rl.eval.data import load_benchmark, load_responses
 from writing_rl.testing.fake_judge import FakeJudgeServer, Reply
 
-
-def cli(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser()
-    eval_cmd.register(parser.add_subparsers())
-    args = parser.parse_args(argv)
-    return args.func(args)
+from .eval_helpers import cli
 
 
 @pytest.fixture

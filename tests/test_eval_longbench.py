@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import pytest
 
-from writing_rl.cli import eval_cmd
 from writing_rl.testing.fake_judge import FakeJudgeServer, Reply
+
+from .eval_helpers import cli
 
 DIMS = ("relevance", "accuracy", "coherence", "clarity", "breadth_and_depth", "reading_experience")
 
-
-def cli(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser()
-    eval_cmd.register(parser.add_subparsers())
-    args = parser.parse_args(argv)
-    return args.func(args)
 
 
 def _rows(shared_data: Path) -> list[dict]:
@@ -41,14 +35,6 @@ def _response(i: int, x: int) -> str:
         return "<think>" + "plan " * 50 + "</think>"
     return "<think>draft draft</think>" + " ".join(["word"] * y)
 
-
-@pytest.fixture
-def judge_env(monkeypatch: pytest.MonkeyPatch, judge_server: FakeJudgeServer) -> FakeJudgeServer:
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
-    monkeypatch.setenv("JUDGE_BASE_URL", judge_server.base_url)
-    monkeypatch.setenv("JUDGE_MODEL", "fake-judge")
-    monkeypatch.setenv("JUDGE_MAX_RETRIES", "0")
-    return judge_server
 
 
 def test_length_quality_buckets_failures_and_resume(shared_data: Path, tmp_path: Path,

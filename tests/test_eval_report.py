@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import pytest
 
-from writing_rl.cli import eval_cmd
 from writing_rl.eval.data import load_benchmark, load_responses
 from writing_rl.eval.files import EvalInputError
 from writing_rl.eval.report import markdown_table, text_table
 from writing_rl.testing.fake_judge import FakeJudgeServer, Reply
 
-
-def cli(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser()
-    eval_cmd.register(parser.add_subparsers())
-    args = parser.parse_args(argv)
-    return args.func(args)
+from .eval_helpers import cli
 
 
 def _write(path: Path, rows: list[dict]) -> Path:
