@@ -17,6 +17,7 @@ Semantics:
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -26,6 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..atomic import atomic_write_text
 from .index_file import IndexFileError, atomic_write_json, parse_index, read_index, sample_key, state_path
 
 log = logging.getLogger("writing_rl.curriculum")
@@ -121,7 +123,7 @@ class CurriculumState:
         self.val_mode, self.val_fixed = parse_mode(cfg.val_mode, "validation reference mode")
         self.levels: dict[str, int] = dict(levels) if levels is not None else read_index(self.index_path)
         self.max_level: dict[str, int] = {}
-        self.pins: dict[tuple[str, int], int] = {}
+        self.pins: dict[int, dict[str, int]] = defaultdict(dict)  # step -> sample -> pinned level
         self.pending: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
         self.stats: dict[int, StepStats] = defaultdict(StepStats)
         self.val_stats = StepStats()
@@ -131,6 +133,7 @@ class CurriculumState:
         self.events: list[str] = []
         self.pool: dict[str, dict[str, float]] = {}  # latest judge-pool counters per reward worker
         self._written_sig: tuple[int, int] | None = None
+        self._max_level_json: str | None = None
         self._load_sidecar()
         self._remember_file_signature()
 
@@ -149,7 +152,6 @@ class CurriculumState:
         if not self.state_path.is_file():
             return
         try:
-            import json
 
             side = json.loads(self.state_path.read_text(encoding="utf-8"))
             self.last_finalized = int(side.get("step", 0))
@@ -209,11 +211,11 @@ class CurriculumState:
         self._remember_file_signature()
 
     def _write_sidecar(self) -> None:
-        atomic_write_json(
-            self.state_path,
-            {"experiment": self.cfg.experiment, "step": self.last_finalized, "config": asdict(self.cfg),
-             "max_level": self.max_level, "history": self.history},
-        )
+        if self._max_level_json is None:  # serialised again only when a sample's reference count is new
+            self._max_level_json = json.dumps(self.max_level, separators=(",", ":"))
+        rest = json.dumps({"experiment": self.cfg.experiment, "step": self.last_finalized, "config": asdict(self.cfg),
+                           "history": self.history}, ensure_ascii=False, separators=(",", ":"))
+        atomic_write_text(self.state_path, rest[:-1] + ',"max_level":' + self._max_level_json + "}")
 
     # ------------------------------------------------------------------ per trajectory
     def _begin_step(self, step: int) -> None:
@@ -241,14 +243,17 @@ class CurriculumState:
                     f"sample {key} is not in {self.index_path} ({len(ids)} samples, {span}): the index was made "
                     "for other data; recreate it with scripts/create_index_file.py --data <train.parquet> --force"
                 )
-            self.max_level[key] = n_refs - 1
+            if self.max_level.get(key) != n_refs - 1:
+                self.max_level[key] = n_refs - 1
+                self._max_level_json = None
         if mode == "best":
             return n_refs - 1
         if mode == "self":
             return 0
         if mode == "fixed":
             return min(k, n_refs - 1)
-        pin = self.pins.get((key, step))
+        step_pins = self.pins[step]
+        pin = step_pins.get(key)
         if pin is None:
             pin = self.levels[key]
             if pin > n_refs - 1:
@@ -256,7 +261,7 @@ class CurriculumState:
                     f"sample {key} is at level {pin} in {self.index_path} but has only {n_refs} reference(s); "
                     "fix the file (levels are 0-based) or the data"
                 )
-            self.pins[(key, step)] = pin
+            step_pins[key] = pin
         return pin
 
     def record(self, sample_id: Any, step: int, outcome: str, validation: bool = False,
@@ -310,19 +315,21 @@ class CurriculumState:
             return self.history_metrics(step)
         self.sync_from_file()
         advanced = 0
+        levels, max_level = self.levels, self.max_level
         for s in sorted(k for k in list(self.pending) if k <= step):
+            pins = self.pins.get(s, {})
             for key, outcomes in self.pending.pop(s).items():
-                pinned = self.pins.get((key, s))
+                pinned = pins.get(key)
                 if self.mode != "dynamic" or pinned is None or not self._advances(outcomes):
                     continue
-                if self.levels.get(key) != pinned:
+                if levels.get(key) != pinned:
                     self._note(f"sample {key}: level was edited during step {s}; its wins in that step are ignored")
                     continue
-                top = self.max_level.get(key, pinned)
-                if pinned < top:
-                    self.levels[key] = pinned + 1
+                if pinned < max_level.get(key, pinned):
+                    levels[key] = pinned + 1
                     advanced += 1
-        self.pins = {k: v for k, v in self.pins.items() if k[1] > step}
+        for s in [k for k in self.pins if k <= step]:
+            del self.pins[s]
         self.last_finalized = step
         self.current_step = max(self.current_step, step)
         metrics = self._metrics(step, advanced)
@@ -352,9 +359,13 @@ class CurriculumState:
         levels = list(self.levels.values())
         m["writing_rl/level_mean"] = sum(levels) / len(levels) if levels else 0.0
         m["writing_rl/level_max"] = float(max(levels)) if levels else 0.0
-        at_last = [k for k, v in self.levels.items() if k in self.max_level and v >= self.max_level[k]]
-        known = [k for k in self.levels if k in self.max_level]
-        m["writing_rl/at_last_level_share"] = len(at_last) / len(known) if known else 0.0
+        known = at_last = 0
+        for k, v in self.levels.items():
+            top = self.max_level.get(k)
+            if top is not None:
+                known += 1
+                at_last += v >= top
+        m["writing_rl/at_last_level_share"] = at_last / known if known else 0.0
         m["writing_rl/advanced"] = float(advanced)
         m["writing_rl/judge_latency_p50"] = _pct(st.latencies, 0.5)
         m["writing_rl/judge_latency_p95"] = _pct(st.latencies, 0.95)
@@ -388,6 +399,7 @@ class CurriculumState:
             raise CurriculumError(f"{source} is not a Writing-RL curriculum snapshot (version {SNAPSHOT_VERSION})")
         self.levels = {sample_key(k): int(v) for k, v in snap["levels"].items()}
         self.max_level = {sample_key(k): int(v) for k, v in snap.get("max_level", {}).items()}
+        self._max_level_json = None
         self.last_finalized = self.current_step = int(snap.get("step", 0))
         self.history = [h for h in snap.get("history", []) if h.get("step", 0) <= self.last_finalized]
         self.pins.clear()
