@@ -15,8 +15,8 @@ from writing_rl.testing.fake_judge import Reply
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "train_writing_rl.sh"
 FAKE_KEYS = {
-    "OPENAI_API_KEY": "sk-FAKEOPENAI0123456789abcdefghijklmnop",
-    "DASHSCOPE_API_KEY": "sk-FAKEDASHSCOPE0123456789abcdefghijk",
+    "OPENAI_API_KEY": "sk-FAKE-openai-not-a-key-0123456789",
+    "DASHSCOPE_API_KEY": "sk-FAKE-dashscope-not-a-key-012345",
     "WANDB_API_KEY": "fakewandb0123456789abcdef0123456789abcdef",
 }
 
