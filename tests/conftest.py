@@ -40,6 +40,17 @@ def judge_env(monkeypatch: pytest.MonkeyPatch, judge_server: FakeJudgeServer) ->
     return judge_server
 
 
+@pytest.fixture
+def reward_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A judge key in the environment and no curriculum owner left over from another test."""
+    from writing_rl.curriculum.owner import reset_local_owners
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-0000000000000000000000")
+    reset_local_owners()
+    yield
+    reset_local_owners()
+
+
 @pytest.fixture(scope="session")
 def tiny_tokenizer_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A small byte-level BPE tokenizer with a chat template, trained locally (no download)."""

@@ -181,3 +181,13 @@ def test_criteria_use_the_criteria_template(judge_server, fast_settings):
     assert j.outcome == "tie"
     prompt = judge_server.records[0].prompt
     assert "- Imagery: Uses concrete sensory detail." in prompt and "- Follows 5-7-5" in prompt
+
+
+def test_module_level_compare_reuses_one_judge_per_settings(judge_server, fast_settings):
+    from writing_rl.judge import compare as compare_fn
+    from writing_rl.judge.compare import _DEFAULT_JUDGES
+
+    judge_server.script = lambda req: Reply(text="VERDICT: B")
+    _DEFAULT_JUDGES.clear()
+    outcomes = [asyncio.run(compare_fn(Q, REF, RESP, settings=fast_settings)).outcome for _ in range(2)]
+    assert outcomes == ["win", "win"] and len(_DEFAULT_JUDGES) == 1

@@ -8,18 +8,11 @@ import pytest
 from transformers import AutoTokenizer
 
 from writing_rl.curriculum.index_file import create_index
-from writing_rl.curriculum.owner import reset_local_owners
 from writing_rl.testing.fake_judge import Reply, answer_block
 
 from .verl_helpers import compose_reward_config, make_batch
 
-
-@pytest.fixture(autouse=True)
-def _env(monkeypatch):
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-0000000000000000000000")
-    reset_local_owners()
-    yield
-    reset_local_owners()
+pytestmark = pytest.mark.usefixtures("reward_env")
 
 
 def worker(tmp_path, tok_dir, server, **kw):

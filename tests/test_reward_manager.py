@@ -12,20 +12,13 @@ import pytest
 from transformers import AutoTokenizer
 
 from writing_rl.curriculum.index_file import create_index
-from writing_rl.curriculum.owner import reset_local_owners
 from writing_rl.curriculum.state import CurriculumError, JudgeFailureRateError
 from writing_rl.judge import JudgeConfigError
 from writing_rl.testing.fake_judge import Reply, answer_block
 
 from .verl_helpers import compose_reward_config, gt, make_batch
 
-
-@pytest.fixture(autouse=True)
-def _fresh_owners(monkeypatch):
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-0000000000000000000000")
-    reset_local_owners()
-    yield
-    reset_local_owners()
+pytestmark = pytest.mark.usefixtures("reward_env")
 
 
 @pytest.fixture

@@ -90,7 +90,7 @@ def _check_index(rep: Report, args: Any, gts: dict[int, dict] | None) -> None:
         return
     ids = {sample_key(i) for i in gts}
     missing, extra = ids - set(levels), set(levels) - ids
-    bad = [k for k, v in levels.items() if k in ids and v >= max(1, len(_targets(gts[int(k)])))]
+    bad = [k for k, v in levels.items() if k in ids and v >= max(1, len(gts[int(k)]["target"]))]
     if missing or extra or bad:
         parts = []
         if missing:
@@ -105,11 +105,6 @@ def _check_index(rep: Report, args: Any, gts: dict[int, dict] | None) -> None:
         return
     moved = sum(1 for v in levels.values() if v > 0)
     rep.add("index file", OK, f"{len(levels)} samples match the data; {moved} above level 0")
-
-
-def _targets(gt: dict) -> list:
-    t = gt.get("target")
-    return [t] if isinstance(t, str) else list(t or [])
 
 
 def _check_judge(rep: Report, args: Any, gts: dict[int, dict] | None) -> dict[str, float] | None:
@@ -132,7 +127,7 @@ def _check_judge(rep: Report, args: Any, gts: dict[int, dict] | None) -> dict[st
         return None
     if gts:
         gt = gts[min(gts)]
-        refs = _targets(gt)
+        refs = gt["target"]  # a checked list (load_ground_truths)
         question, reference, response = gt["prompt"], refs[0], refs[-1]
     else:
         question, reference = "Write two sentences about autumn.", "Autumn comes. Leaves fall."

@@ -30,7 +30,7 @@ from .judge import STRATEGIES, JudgeInputError, JudgeSettings, PairwiseJudge
 from .judge.text import strip_reasoning
 from .rewards.combine import combine_group_normalized, combine_weighted
 from .rewards.config import RewardConfig, local_scores
-from .rewards.format import format_reward
+from .rewards.format import answer_text, format_reward
 
 log = logging.getLogger("writing_rl.reward")
 
@@ -206,15 +206,11 @@ class ParallelRewardManager(RewardManagerBase):
         }
         outcome, info = "none", {"latency_s": 0.0, "attempts": 0}
         if self.judge is not None:
-            answer = response if cfg.layout == "plain" else None
             if "pairwise" in values:  # no answer to judge: it scores as a loss, without asking the judge
                 outcome = "empty"
             else:
-                if answer is None:
-                    from .rewards.format import answer_text
-
-                    answer = answer_text(response, cfg.layout, think_tag=cfg.think_tag, answer_tag=cfg.answer_tag,
-                                         think_opened=cfg.think_opened)
+                answer = answer_text(response, cfg.layout, think_tag=cfg.think_tag, answer_tag=cfg.answer_tag,
+                                     think_opened=cfg.think_opened)
                 try:
                     j = await self.judge.compare(sample.prompt, sample.targets[level], answer, sample.criteria,
                                                  self.opts.strategy)

@@ -76,8 +76,7 @@ def run_show(args: argparse.Namespace) -> int:
 
             p = _parquet(args.data)
             gts = load_ground_truths(p.parent, split=p.stem)
-            counts = {sample_key(i): len(g["target"]) if not isinstance(g["target"], str) else 1
-                      for i, g in gts.items()}
+            counts = {sample_key(i): len(g["target"] or []) for i, g in gts.items()}  # lists, per the schema
         info = summary(args.index_file, counts)
     except (IndexFileError, FileNotFoundError, ValueError, DataError) as e:
         return fail(str(e))

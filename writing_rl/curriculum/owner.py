@@ -57,7 +57,6 @@ class CurriculumOwner:
     """Holds a ``CurriculumState``; async methods so one actor can also serve group barriers."""
 
     def __init__(self, cfg: dict[str, Any], trainer_cfg: dict[str, Any] | None = None) -> None:
-        logging.basicConfig(level=logging.INFO)
         self.state = CurriculumState(CurriculumConfig(**cfg))
         ckpt = resume_checkpoint_dir(trainer_cfg)
         if ckpt:

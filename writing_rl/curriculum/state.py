@@ -285,8 +285,6 @@ class CurriculumState:
             stats.failure_reasons[str(info.get("reason") or "unknown")[:200]] += 1
         if validation:
             return
-        if step <= self.last_finalized and step in self.pending and not self.pending[step]:
-            pass
         if step <= self.last_finalized:
             self._note(f"late judgment for sample {key} of finalised step {step}: counted, not used to advance")
         else:

@@ -67,7 +67,7 @@ class JudgeClient:
         max_tokens = max_tokens or s.max_tokens
         temperature = s.temperature if temperature is None else temperature
         extra = {**s.extra_body, **(extra or {})}
-        est_tokens = sum(len(m.get("content", "")) for m in messages) / 3 + max_tokens
+        est_tokens = sum(len(m.get("content", "")) for m in messages) / 3 + max_tokens if self._tpm else 0.0
         start = time.monotonic()
         errors: list[str] = []
         attempt = 0

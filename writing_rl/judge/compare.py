@@ -226,5 +226,13 @@ async def compare(
     judge: PairwiseJudge | None = None,
 ) -> Judgment:
     """Judge ``response`` against ``reference`` for ``question`` (see the module docstring)."""
-    judge = judge or PairwiseJudge(settings)
+    if judge is None:
+        settings = settings or JudgeSettings.from_env()
+        key = repr(settings)  # templates are read once per settings, not once per call
+        judge = _DEFAULT_JUDGES.get(key)
+        if judge is None:
+            judge = _DEFAULT_JUDGES[key] = PairwiseJudge(settings)
     return await judge.compare(question, reference, response, criteria, strategy)
+
+
+_DEFAULT_JUDGES: dict[str, PairwiseJudge] = {}

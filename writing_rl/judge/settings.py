@@ -141,6 +141,4 @@ class JudgeSettings:
                 f"unknown judge setting(s) {sorted(unknown)} in reward.reward_kwargs.judge; "
                 f"known: {sorted(f.name for f in dataclasses.fields(cls))}"
             )
-        if "backend" not in cfg and "model" in cfg:
-            cfg["backend"] = infer_backend(str(cfg["model"]), (env or os.environ).get("JUDGE_BACKEND"))
         return cls.from_env(env, **cfg)
