@@ -4,10 +4,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-VENV="${TEST_VENV:-.venv-test}"
 PYTHON="${PYTHON:-python3}"
 # A CPU build of torch; on the project's machines pip finds this release on local disk.
 TORCH_SPEC="${TORCH_SPEC:-torch==2.13.0}"
+# The environment lives outside the checkout, keyed by what it installs, so CI and every clone reuse it.
+CACHE="${WRITING_RL_CACHE:-$HOME/.cache/writing-rl}"
+key="$( { cat setup.py; echo "$TORCH_SPEC"; "$PYTHON" -c 'import sys; print(sys.version_info[:2])'; } | sha256sum | cut -c1-12)"
+VENV="${TEST_VENV:-$CACHE/venv-test-$key}"
 
 if [ ! -x "$VENV/bin/python" ]; then
   echo "[test.sh] creating $VENV"
