@@ -2,8 +2,10 @@
 # Writing-RL one-stop launcher: PPO (GAE + critic) or GRPO on verl 0.9.1, vLLM rollout, FSDP,
 # rewards from a pairwise LLM judge with Dynamic Reference Scheduling.
 #
-#   bash scripts/train_writing_rl.sh [--dry-run] [--print-overrides] [--skip-preflight] [HYDRA_OVERRIDES...]
+#   bash scripts/train_writing_rl.sh [--cpu-smoke] [--dry-run] [--print-overrides] [--skip-preflight] [HYDRA_OVERRIDES...]
 #
+# --cpu-smoke trains for real on a machine without a GPU (a tiny local model, vLLM's CPU build):
+# check data, judge, prompts and settings end to end before renting GPUs (README: "CPU smoke run").
 # Every setting is an environment variable (see README.md, "Variables"); keys can also live in an
 # untracked .env file. Extra arguments are Hydra overrides passed to verl unchanged, last (they win).
 # No key is ever printed, logged or put into the verl config (which is printed and sent to wandb).
@@ -13,19 +15,23 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 RUN_DIR="$(pwd)"
 PYTHON="${PYTHON:-python3}"
 
-DRY_RUN=0; PRINT_OVERRIDES=0; SKIP_PREFLIGHT=0; PASSTHROUGH=()
+DRY_RUN=0; PRINT_OVERRIDES=0; SKIP_PREFLIGHT=0; CPU_SMOKE=0; PASSTHROUGH=()
 for arg in "$@"; do
   case "$arg" in
     --dry-run) DRY_RUN=1 ;;
     --print-overrides) PRINT_OVERRIDES=1 ;;
     --skip-preflight) SKIP_PREFLIGHT=1 ;;
-    -h|--help) sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --cpu-smoke) CPU_SMOKE=1 ;;
+    -h|--help) sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) PASSTHROUGH+=("$arg") ;;
   esac
 done
 
 say() { echo "[writing-rl] $*" >&2; }
 die() { echo "[writing-rl] error: $*" >&2; exit "${2:-2}"; }
+JUDGE_PID=""
+cleanup() { if [ -n "$JUDGE_PID" ]; then kill -TERM "$JUDGE_PID" 2>/dev/null || true; wait "$JUDGE_PID" 2>/dev/null || true; fi; }
+trap cleanup EXIT INT TERM
 
 # ---------------------------------------------------------------- keys from .env (never echoed)
 if [ -f "$RUN_DIR/.env" ]; then
@@ -44,6 +50,12 @@ case "$PRESET" in
     SYSTEM_PROMPT="${SYSTEM_PROMPT:-think}" ;;
   *) die "PRESET=$PRESET is not known (available: longwriter-zero)" ;;
 esac
+if [ "$CPU_SMOKE" = 1 ]; then
+  # shellcheck source=lib/cpu_smoke.sh
+  . "$ROOT/scripts/lib/cpu_smoke.sh"
+  cpu_smoke_defaults
+  [ "$PRINT_OVERRIDES" = 1 ] || cpu_smoke_prepare
+fi
 
 # ---------------------------------------------------------------- settings (README: Variables)
 EXPERIMENT_NAME="${EXPERIMENT_NAME:-writing_rl_demo}"
@@ -84,6 +96,7 @@ CRITIC_LR="${CRITIC_LR:-1e-5}"
 ROLLOUT_TP="${ROLLOUT_TP:-1}"
 ROLLOUT_GPU_UTIL="${ROLLOUT_GPU_UTIL:-0.4}"
 TOTAL_EPOCHS="${TOTAL_EPOCHS:-2}"
+TOTAL_TRAINING_STEPS="${TOTAL_TRAINING_STEPS:-}"
 SAVE_FREQ="${SAVE_FREQ:-20}"
 TEST_FREQ="${TEST_FREQ:-10}"
 REWARD_WORKERS="${REWARD_WORKERS:-8}"
@@ -117,8 +130,12 @@ if [ -z "$effective_backend" ]; then
 fi
 LOCAL_JUDGE=0
 if [ -z "$JUDGE_BASE_URL" ] && ! key_for_backend "$effective_backend"; then
-  LOCAL_JUDGE=1
-  JUDGE_MODEL="$LOCAL_JUDGE_MODEL"; JUDGE_BACKEND=openai; JUDGE_BASE_URL="http://127.0.0.1:${LOCAL_JUDGE_PORT}/v1"
+  if [ "$CPU_SMOKE" = 1 ] && [ "$PRINT_OVERRIDES" = 0 ] && [ "$DRY_RUN" = 0 ]; then
+    cpu_smoke_start_judge
+  else
+    LOCAL_JUDGE=1
+    JUDGE_MODEL="$LOCAL_JUDGE_MODEL"; JUDGE_BACKEND=openai; JUDGE_BASE_URL="http://127.0.0.1:${LOCAL_JUDGE_PORT}/v1"
+  fi
 fi
 JUDGE_MODEL="${JUDGE_MODEL:-gpt-4o-mini}"
 export JUDGE_MODEL JUDGE_BASE_URL JUDGE_BACKEND JUDGE_TEMPLATE JUDGE_CRITERIA_TEMPLATE API_PARALLEL
@@ -197,7 +214,6 @@ OVERRIDES+=(
 [ -z "$JUDGE_CRITERIA_TEMPLATE" ] || OVERRIDES+=("+reward.reward_kwargs.judge.criteria_template=$(q "$JUDGE_CRITERIA_TEMPLATE")")
 OVERRIDES+=(
   "trainer.v1.trainer_mode=writing_rl"
-  "trainer.checkpoint_callback_class=writing_rl.curriculum.hooks.CurriculumCheckpointCallback"
   "trainer.project_name=$(q "$WANDB_PROJECT")"
   "trainer.experiment_name=$EXPERIMENT_NAME"
   "trainer.logger=$LOGGERS"
@@ -210,6 +226,8 @@ OVERRIDES+=(
   "trainer.default_local_dir=$(q "$CKPT_DIR")"
   "trainer.resume_mode=auto"
 )
+[ -z "$TOTAL_TRAINING_STEPS" ] || OVERRIDES+=("trainer.total_training_steps=$TOTAL_TRAINING_STEPS")
+if [ "$CPU_SMOKE" = 1 ]; then cpu_smoke_overrides; OVERRIDES+=("${CPU_OVERRIDES[@]}"); fi
 # Multi-node: with RAY_ADDRESS set, verl's ray.init() attaches to that cluster (Ray reads the variable).
 OVERRIDES+=("${PASSTHROUGH[@]+"${PASSTHROUGH[@]}"}")
 
@@ -228,7 +246,9 @@ else
 fi
 
 GPUS_FOUND=0
-if command -v nvidia-smi >/dev/null 2>&1; then
+if [ "$CPU_SMOKE" = 1 ]; then
+  :  # no GPU needed
+elif command -v nvidia-smi >/dev/null 2>&1; then
   GPUS_FOUND=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU ' || true)
 fi
 
@@ -252,20 +272,17 @@ if [ "$DRY_RUN" = 1 ]; then
 fi
 
 # ---------------------------------------------------------------- no GPU: preflight, then a clear stop
-if [ "$GPUS_FOUND" = 0 ]; then
+if [ "$GPUS_FOUND" = 0 ] && [ "$CPU_SMOKE" = 0 ]; then
   "${PREFLIGHT[@]}" || true
   say "no NVIDIA GPU found on this machine: training needs $((N_GPUS_PER_NODE * NNODES)) GPU(s) (vLLM rollout and FSDP)."
   say "Use --dry-run to check the whole setup here, then run this script on a GPU node."
   exit 3
 fi
-if [ "$GPUS_FOUND" -lt "$N_GPUS_PER_NODE" ]; then
+if [ "$CPU_SMOKE" = 0 ] && [ "$GPUS_FOUND" -lt "$N_GPUS_PER_NODE" ]; then
   die "N_GPUS_PER_NODE=$N_GPUS_PER_NODE but only $GPUS_FOUND GPU(s) on this node" 3
 fi
 
 # ---------------------------------------------------------------- local judge, when none is configured
-JUDGE_PID=""
-cleanup() { if [ -n "$JUDGE_PID" ]; then kill -TERM "$JUDGE_PID" 2>/dev/null || true; wait "$JUDGE_PID" 2>/dev/null || true; fi; }
-trap cleanup EXIT INT TERM
 if [ "$LOCAL_JUDGE" = 1 ]; then
   say "judge: starting $LOCAL_JUDGE_MODEL with vLLM on port $LOCAL_JUDGE_PORT (log: logs/judge_*.log)"
   JUDGE_LINE_FILE="$RUN_DIR/logs/${EXPERIMENT_NAME}.judge_url"
@@ -284,7 +301,8 @@ if [ "$LOCAL_JUDGE" = 1 ]; then
 fi
 
 if [ "$SKIP_PREFLIGHT" = 0 ]; then
-  "${PREFLIGHT[@]}" --require-gpu || die "preflight failed: fix the rows marked FAIL above (or --skip-preflight)" 4
+  [ "$CPU_SMOKE" = 1 ] || PREFLIGHT+=(--require-gpu)
+  "${PREFLIGHT[@]}" || die "preflight failed: fix the rows marked FAIL above (or --skip-preflight)" 4
 fi
 
 say "training $EXPERIMENT_NAME: ALGO=$ALGO, BASE_MODEL=$BASE_MODEL, judge $JUDGE_MODEL, log $LOG_FILE"
@@ -292,4 +310,9 @@ set +e
 "$PYTHON" -m verl.trainer.main_ppo "${OVERRIDES[@]}" 2>&1 | tee -a "$LOG_FILE"
 status=${PIPESTATUS[0]}
 set -e
+if [ "$status" != 0 ]; then
+  reason="$(grep -ao 'TrainingStopped: .*' "$LOG_FILE" | tail -n 1 | cut -c 18-)"
+  [ -z "$reason" ] || say "training stopped: $reason"
+  say "training exited with status $status; full log: $LOG_FILE"
+fi
 exit "$status"

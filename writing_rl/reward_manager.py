@@ -23,6 +23,7 @@ from verl import DataProto
 from verl.experimental.reward_loop.reward_manager import register
 from verl.experimental.reward_loop.reward_manager.base import RewardManagerBase
 
+from .curriculum.hooks import root_message
 from .curriculum.index_file import sample_key
 from .curriculum.owner import OwnerHandle, get_owner
 from .curriculum.state import CurriculumConfig, CurriculumError
@@ -190,6 +191,18 @@ class ParallelRewardManager(RewardManagerBase):
         return bool(strip_reasoning(response)) and low.count("<think>") == low.count("</think>")
 
     async def run_single(self, data: DataProto) -> dict[str, Any]:
+        try:
+            return await self._score(data)
+        except Exception as e:
+            # verl's agent loop turns this into a failed prompt group and trains on; the owner keeps the
+            # reason so that the writing_rl trainer stops the run before the step's update.
+            try:
+                await self.owner.fail(root_message(e))
+            except Exception:  # the owner itself is gone: the trainer notices that too
+                log.exception("could not report a fatal reward error to the curriculum owner")
+            raise
+
+    async def _score(self, data: DataProto) -> dict[str, Any]:
         item = data[-1:][0]
         nt = item.non_tensor_batch
         response = await asyncio.get_running_loop().run_in_executor(None, self._decode, item)

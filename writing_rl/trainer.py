@@ -1,28 +1,83 @@
-"""The ``writing_rl`` verl trainer: verl's synchronous PPO trainer plus curriculum step metrics.
+"""The ``writing_rl`` verl trainer: verl's synchronous PPO trainer, plus the curriculum's step boundaries.
 
-Selected with ``trainer.v1.trainer_mode=writing_rl``. At the end of every step it closes the step
-on the curriculum owner (level-ups, one atomic index write) and adds the step's judge and
-curriculum metrics to what verl logs (console and wandb).
+Selected with ``trainer.v1.trainer_mode=writing_rl``. On top of ``PPOTrainerSync`` it:
+
+* runs verl's synchronous paths (verl compares its mode string with ``"sync"``);
+* starts the curriculum owner before any worker, with every sample's ladder read from the training
+  data, so a missing or foreign index file stops the run before training;
+* stops the run, before the step's update, when a reward worker reported a fatal error (a rejected
+  key, bad data) or too many judgments of the step failed: verl's agent loop would otherwise mark
+  the prompt groups failed and train on the rest;
+* writes the curriculum snapshot into ``global_step_N`` *before* verl's checkpoint, so no checkpoint
+  verl can resume lacks it;
+* closes each step (level-ups, one atomic index write) and adds its metrics to what verl logs.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+from typing import Any
+
+from omegaconf import OmegaConf
 from verl.trainer.ppo.v1.trainer_base import register_trainer
 from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
+
+from .curriculum.hooks import CurriculumDriver, TrainingStopped
+from .data.check import ladder_sizes
+from .reward_manager import options_from_config
+
+log = logging.getLogger("writing_rl")
 
 
 @register_trainer("writing_rl")
 class WritingRLTrainer(PPOTrainerSync):
-    """``PPOTrainerSync`` whose ``on_step_end`` also closes the curriculum step."""
+    """``PPOTrainerSync`` with the curriculum's step boundaries (see the module docstring)."""
+
+    @property
+    def trainer_mode(self) -> str:
+        """What verl's trainer base compares with "sync": this trainer is the synchronous one."""
+        return "sync"
+
+    @trainer_mode.setter
+    def trainer_mode(self, _registered_name: str) -> None:
+        pass  # PPOTrainer.__init__ assigns config.trainer.v1.trainer_mode ("writing_rl"), the registry name
+
+    def init(self) -> None:
+        opts, _, _ = options_from_config(self.config)
+        files = self.config.data.train_files
+        files = [files] if isinstance(files, str) else list(files)
+        trainer_cfg: Any = OmegaConf.to_container(self.config.trainer, resolve=True)
+        self.curriculum = CurriculumDriver(opts.curriculum(), trainer_cfg, ladder_sizes(files))
+        super().init()
+        gen_batch_size = self.config.data.get("gen_batch_size", None) or self.config.data.train_batch_size
+        log.warning("[writing_rl] verl sync path: replay buffer %s, gen_batch_size %s",
+                    type(self.replay_buffer).__name__, gen_batch_size)
+
+    def on_sample_end(self) -> None:
+        super().on_sample_end()
+        self.curriculum.check(self.global_steps)  # before old_log_prob, advantages and the update
+
+    def _validate(self) -> dict[str, float]:
+        try:
+            metrics = super()._validate()
+        except Exception as e:  # a validation that failed because a worker hit a fatal error says why
+            self.curriculum.check()
+            raise TrainingStopped(f"validation failed: {e}") from e
+        self.curriculum.check()
+        return metrics
+
+    def _save_checkpoint(self) -> None:
+        # verl marks a checkpoint resumable (latest_checkpointed_iteration.txt) before it runs checkpoint
+        # callbacks; writing the curriculum first leaves no window in which it could be missing.
+        folder = os.path.join(self.config.trainer.default_local_dir, f"global_step_{self.global_steps}")
+        self.curriculum.snapshot_into(self.global_steps, folder)
+        super()._save_checkpoint()
 
     def on_step_end(self) -> None:
         super().on_step_end()
-        # imported here: this module is loaded by the verl plugin, possibly while hooks is importing verl
-        from .curriculum.hooks import finalize_step
-
-        metrics = finalize_step(self.config, self.global_steps)
-        if metrics:
-            # verl merges this dict into the step's logged metrics right after on_step_end.
-            pending = getattr(self, "_pending_sync_metrics", None) or {}
-            pending.update(metrics)
-            self._pending_sync_metrics = pending
+        metrics = self.curriculum.close_step(self.global_steps)
+        # verl merges this dict into the step's logged metrics right after on_step_end.
+        pending = getattr(self, "_pending_sync_metrics", None) or {}
+        pending.update(metrics)
+        self._pending_sync_metrics = pending

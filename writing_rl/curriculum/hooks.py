@@ -1,7 +1,8 @@
-"""Trainer-side calls into the curriculum owner: close a step, snapshot into a checkpoint.
+"""The trainer's side of the curriculum: start the owner, close steps, snapshot them, stop on fatal errors.
 
-Used by the ``writing_rl`` trainer (step metrics) and by ``CurriculumCheckpointCallback``
-(verl's ``trainer.checkpoint_callback_class``), both running in verl's driver-side task runner.
+Used by the ``writing_rl`` trainer in verl's driver-side task runner. Reward workers report to the
+same owner (``owner.py``); this module turns what they reported into a step close, a checkpoint
+snapshot, or a ``TrainingStopped`` error raised before the step's update runs.
 """
 
 from __future__ import annotations
@@ -9,52 +10,71 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
+from pathlib import Path
 from typing import Any
 
-from verl.trainer.ppo.checkpoint_callback import CheckpointCallback
-
 from .index_file import atomic_write_json
-from .owner import SNAPSHOT_NAME, existing_owner, get_owner
+from .owner import SNAPSHOT_NAME, OwnerHandle, get_owner
 
 log = logging.getLogger("writing_rl.curriculum")
 
-
-def _call(handle: Any, method: str, *args: Any) -> Any:
-    """Call an owner method from synchronous driver code."""
-    if handle.remote:
-        import ray
-
-        return ray.get(getattr(handle.target, method).remote(*args))
-    return asyncio.run(getattr(handle.target, method)(*args))
+_ERROR_LINE = re.compile(r"^\s*(?:[\w.]+\.)?(\w*(?:Error|Exception)): (.+)$", re.MULTILINE)
 
 
-def _owner_for(config: Any, create: bool) -> Any:
-    from ..reward_manager import options_from_config
-
-    opts, _, _ = options_from_config(config)
-    handle = existing_owner(opts.experiment)
-    if handle is None and create:
-        from omegaconf import OmegaConf
-
-        trainer = OmegaConf.to_container(config.trainer, resolve=True) if hasattr(config, "trainer") else None
-        handle = get_owner(opts.curriculum(), trainer)
-    return handle
+class TrainingStopped(RuntimeError):
+    """Training must stop: a reward worker hit a fatal error, or too many judgments failed in a step."""
 
 
-def finalize_step(config: Any, step: int) -> dict[str, float]:
-    """Close ``step`` on the owner and return its metrics ({} before the first reward)."""
-    handle = _owner_for(config, create=False)
-    if handle is None:
-        return {}
-    return _call(handle, "finalize", step)
+def root_message(exc: BaseException) -> str:
+    """The innermost ``SomeError: message`` line of an error, including errors Ray re-raises as text."""
+    found = _ERROR_LINE.findall(str(exc))
+    if found:
+        name, msg = found[-1]
+        return f"{name}: {msg.strip()}"
+    return f"{type(exc).__name__}: {exc}"
 
 
-class CurriculumCheckpointCallback(CheckpointCallback):
-    """Saves the curriculum state of step N into verl's ``global_step_N`` folder."""
+class CurriculumDriver:
+    """The owner as the trainer sees it: synchronous calls, errors turned into ``TrainingStopped``."""
 
-    def on_save(self, trainer: Any, global_step: int, checkpoint_dir: str, async_save: bool = False,
-                **kwargs: Any) -> None:
-        handle = _owner_for(self.config, create=True)
-        snap = _call(handle, "finalize_and_snapshot", global_step)
-        atomic_write_json(os.path.join(checkpoint_dir, SNAPSHOT_NAME), snap)
-        log.info("[curriculum] saved the curriculum of step %d into %s", global_step, checkpoint_dir)
+    def __init__(self, curriculum_cfg: dict[str, Any], trainer_cfg: dict[str, Any] | None,
+                 ladders: dict[str, int] | None = None) -> None:
+        self.handle: OwnerHandle = get_owner(curriculum_cfg, trainer_cfg, ladders)
+        try:
+            info = self._call("ready")
+        except Exception as e:  # the owner's constructor failed (index file missing or foreign, snapshot ...)
+            raise TrainingStopped(f"the curriculum could not start: {root_message(e)}") from None
+        for event in info.get("events", []):
+            log.warning("[curriculum] %s", event)
+        log.warning("[curriculum] %d samples from %s, on %s (pid %s), starting after step %d",
+                    info["samples"], info["index_file"], info["host"], info["pid"], info["step"])
+
+    def _call(self, method: str, *args: Any) -> Any:
+        if self.handle.remote:
+            import ray
+
+            return ray.get(getattr(self.handle.target, method).remote(*args))
+        return asyncio.run(getattr(self.handle.target, method)(*args))
+
+    def check(self, step: int | None = None) -> None:
+        """Raise ``TrainingStopped`` if a worker reported a fatal error, or ``step`` failed too often."""
+        try:
+            reason = self._call("stop_reason", step)
+        except Exception as e:
+            raise TrainingStopped(f"the curriculum owner is gone: {root_message(e)}") from None
+        if reason:
+            raise TrainingStopped(reason)
+
+    def close_step(self, step: int) -> dict[str, float]:
+        """Apply the step's level-ups, write the index file once, return the step's metrics (idempotent)."""
+        return self._call("finalize", step)
+
+    def snapshot_into(self, step: int, checkpoint_dir: str | os.PathLike[str]) -> Path:
+        """Close ``step`` and write the curriculum of that step into verl's ``global_step_N`` folder."""
+        snap = self._call("finalize_and_snapshot", step)
+        path = Path(checkpoint_dir) / SNAPSHOT_NAME
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(path, snap)
+        log.warning("[curriculum] saved the curriculum of step %d into %s", step, checkpoint_dir)
+        return path

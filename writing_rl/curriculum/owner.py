@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .state import CurriculumConfig, CurriculumState
+from .state import CurriculumConfig, CurriculumError, CurriculumState, JudgeFailureRateError
 
 log = logging.getLogger("writing_rl.curriculum")
 
@@ -54,26 +54,64 @@ def resume_checkpoint_dir(trainer_cfg: Any) -> str | None:
 
 
 class CurriculumOwner:
-    """Holds a ``CurriculumState``; async methods so one actor can also serve group barriers."""
+    """Holds a ``CurriculumState``; async methods so one actor can also serve group barriers.
 
-    def __init__(self, cfg: dict[str, Any], trainer_cfg: dict[str, Any] | None = None) -> None:
+    On start it restores the checkpoint that verl will resume (its ``writing_rl_curriculum.json``
+    must be there), or, with no checkpoint to resume, starts a new run on the index file's levels.
+    It also keeps the first fatal reward error any worker reported, for the trainer to stop on.
+    """
+
+    def __init__(self, cfg: dict[str, Any], trainer_cfg: dict[str, Any] | None = None,
+                 ladders: dict[str, int] | None = None) -> None:
         self.state = CurriculumState(CurriculumConfig(**cfg))
         ckpt = resume_checkpoint_dir(trainer_cfg)
         if ckpt:
             snap_path = Path(ckpt) / SNAPSHOT_NAME
-            if snap_path.is_file():
-                self.state.restore(json.loads(snap_path.read_text(encoding="utf-8")), str(snap_path))
-            else:
-                log.warning("[curriculum] resuming from %s, which has no %s: keeping %s as it is",
-                            ckpt, SNAPSHOT_NAME, self.state.index_path)
+            if not snap_path.is_file():
+                raise CurriculumError(
+                    f"verl will resume from {ckpt}, which has no {SNAPSHOT_NAME}: the levels of that step are "
+                    "unknown. Resume from a checkpoint that has one (trainer.resume_mode=resume_path "
+                    "trainer.resume_from_path=<its global_step_N folder>), or start over with "
+                    "trainer.resume_mode=disable to keep the index file's levels."
+                )
+            self.state.restore(json.loads(snap_path.read_text(encoding="utf-8")), str(snap_path))
+        else:
+            self.state.start_new_run()
+        if ladders:
+            self.state.learn_ladders(ladders)
         self._groups: dict[str, dict[str, Any]] = {}
+        self._fatal: str | None = None
+
+    async def ready(self) -> dict[str, Any]:
+        """Where the owner runs and what it starts from (the trainer calls this once, to fail fast)."""
+        import socket
+
+        st = self.state
+        return {"host": socket.gethostname(), "pid": os.getpid(), "index_file": str(st.index_path),
+                "samples": len(st.levels), "step": st.last_finalized, "events": list(st.events)}
+
+    async def fail(self, message: str) -> None:
+        """A reward worker hit an error that must stop training; the first one is kept."""
+        if self._fatal is None:
+            self._fatal = message
+            log.error("[curriculum] training must stop: %s", message)
+
+    async def stop_reason(self, step: int | None = None) -> str | None:
+        """Why training must stop now: a worker's fatal error, or too many failed judgments in ``step``."""
+        if self._fatal is not None:
+            return self._fatal
+        return self.state.failure_stop(step) if step is not None else None
 
     async def level_for(self, sample_id: Any, step: int, n_refs: int, validation: bool = False) -> int:
         return self.state.level_for(sample_id, step, n_refs, validation)
 
     async def record(self, sample_id: Any, step: int, outcome: str, validation: bool = False,
                      info: dict[str, Any] | None = None) -> None:
-        self.state.record(sample_id, step, outcome, validation, info)
+        try:
+            self.state.record(sample_id, step, outcome, validation, info)
+        except JudgeFailureRateError as e:  # kept here, in its own words, for the trainer to stop on
+            await self.fail(str(e))
+            raise
 
     async def finalize(self, step: int) -> dict[str, float]:
         return self.state.finalize(step)
@@ -90,11 +128,6 @@ class CurriculumOwner:
 
     async def levels(self) -> dict[str, int]:
         return dict(self.state.levels)
-
-    async def where(self) -> dict[str, Any]:
-        import socket
-
-        return {"host": socket.gethostname(), "pid": os.getpid(), "index_file": str(self.state.index_path)}
 
     async def group_values(self, group: str, size: int, member: str, values: dict[str, float | None],
                            timeout_s: float) -> dict[str, dict[str, float | None]]:
@@ -139,7 +172,8 @@ class OwnerHandle:
 _LOCAL: dict[str, CurriculumOwner] = {}
 
 
-def get_owner(cfg: dict[str, Any], trainer_cfg: dict[str, Any] | None = None) -> OwnerHandle:
+def get_owner(cfg: dict[str, Any], trainer_cfg: dict[str, Any] | None = None,
+              ladders: dict[str, int] | None = None) -> OwnerHandle:
     """The owner for ``cfg['experiment']``: created on first use, shared by every caller."""
     name = actor_name(cfg.get("experiment", "default"))
     try:
@@ -151,11 +185,11 @@ def get_owner(cfg: dict[str, Any], trainer_cfg: dict[str, Any] | None = None) ->
         options: dict[str, Any] = dict(name=name, get_if_exists=True, num_cpus=0, max_concurrency=4096)
         if has_head:
             options["resources"] = {HEAD_NODE_RESOURCE: 0.001}
-        actor = ray.remote(CurriculumOwner).options(**options).remote(cfg, trainer_cfg)
+        actor = ray.remote(CurriculumOwner).options(**options).remote(cfg, trainer_cfg, ladders)
         return OwnerHandle(actor, remote=True)
     owner = _LOCAL.get(name)
     if owner is None:
-        owner = _LOCAL[name] = CurriculumOwner(cfg, trainer_cfg)
+        owner = _LOCAL[name] = CurriculumOwner(cfg, trainer_cfg, ladders)
     return OwnerHandle(owner, remote=False)
 
 

@@ -218,6 +218,52 @@ class CurriculumState:
                            "history": self.history}, ensure_ascii=False, separators=(",", ":"))
         atomic_write_text(self.state_path, rest[:-1] + ',"max_level":' + self._max_level_json + "}")
 
+    def start_new_run(self) -> None:
+        """No checkpoint to resume: keep the index file's levels, start the step counter and history anew.
+
+        The previous run's sidecar (its step counter and history) is kept aside as
+        ``index_<exp>.state.run-<time>.json``, so nothing of it is lost and none of it is reported again.
+        """
+        if self.last_finalized or self.history:
+            kept = self.state_path.with_name(f"{self.state_path.name[:-5]}.run-{int(time.time())}.json")
+            try:
+                os.replace(self.state_path, kept)
+                where = f"; its history is kept in {kept}"
+            except OSError:
+                where = ""
+            self._note(f"new run without a checkpoint: levels kept from {self.index_path}, step counter restarted "
+                       f"(the previous run had reached step {self.last_finalized}{where})")
+        self.last_finalized = self.current_step = 0
+        self.history = []
+        self._write_sidecar()
+
+    def learn_ladders(self, max_level: dict[str, int]) -> None:
+        """Record every training sample's last level (references - 1); reject levels beyond a ladder."""
+        problems = [f"sample {k}: level {self.levels[k]} is beyond its last reference ({top})"
+                    for k, top in max_level.items() if k in self.levels and self.levels[k] > top]
+        if problems:
+            raise CurriculumError(f"{self.index_path}: " + "; ".join(problems[:5])
+                                  + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else "")
+                                  + ". Levels are 0-based: fix the file, or recreate it with "
+                                  "scripts/create_index_file.py --force")
+        self.max_level.update(max_level)
+        self._max_level_json = None
+
+    def failure_stop(self, step: int) -> str | None:
+        """Why training must stop after ``step``'s judgments (too many failed), or None."""
+        st = self.stats.get(step)
+        total = sum(st.outcomes.values()) if st else 0
+        if not total or st.outcomes["failed"] / total <= self.cfg.max_failed_share:
+            return None
+        return self._failure_message(step, st, total)
+
+    def _failure_message(self, step: int, stats: StepStats, total: int) -> str:
+        top = stats.failure_reasons.most_common(1)[0][0] if stats.failure_reasons else "unknown"
+        return (f"{stats.outcomes['failed']} of {total} judgments failed in step {step} (limit "
+                f"{self.cfg.max_failed_share:.0%}); most common reason: {top}. Fix the judge (key, endpoint, quota) "
+                "and resume from the last checkpoint; raise reward.reward_kwargs.max_failed_share only if this "
+                "is expected.")
+
     # ------------------------------------------------------------------ per trajectory
     def _begin_step(self, step: int) -> None:
         if step <= self.current_step:
@@ -292,12 +338,7 @@ class CurriculumState:
         total = sum(stats.outcomes.values())
         failed = stats.outcomes["failed"]
         if total >= self.cfg.failure_check_min and failed / total > self.cfg.max_failed_share:
-            top = stats.failure_reasons.most_common(1)[0][0] if stats.failure_reasons else "unknown"
-            raise JudgeFailureRateError(
-                f"{failed} of {total} judgments failed in step {step} (limit {self.cfg.max_failed_share:.0%}); "
-                f"most common reason: {top}. Fix the judge (key, endpoint, quota) and resume from the last "
-                "checkpoint; raise reward.reward_kwargs.max_failed_share only if this is expected."
-            )
+            raise JudgeFailureRateError(self._failure_message(step, stats, total))
 
     # ------------------------------------------------------------------ step boundary
     def _advances(self, outcomes: list[str]) -> bool:

@@ -249,7 +249,21 @@ def check_dataset(
 
 def load_ground_truths(data_dir: str | Path, split: str = "train") -> dict[int, dict]:
     """Map id -> ground truth (``target`` and ``reference_scores`` as lists) for one split."""
-    path = split_path(data_dir, split)
+    return read_ground_truths(split_path(data_dir, split))
+
+
+def ladder_sizes(paths: str | Path | list[str | Path]) -> dict[str, int]:
+    """Sample id (as the index file spells it) -> its last reference level, over one or more parquet files."""
+    out: dict[str, int] = {}
+    for path in [paths] if isinstance(paths, (str, Path)) else paths:
+        for sample_id, gt in read_ground_truths(Path(path)).items():
+            targets = gt.get("target")
+            out[str(sample_id)] = (len(targets) if isinstance(targets, list) else 1) - 1
+    return out
+
+
+def read_ground_truths(path: Path) -> dict[int, dict]:
+    """Map id -> ground truth (``target`` and ``reference_scores`` as lists) for one parquet file."""
     if not path.is_file():
         raise DataError(f"{path} does not exist; build it with `writing-rl data build`")
     out: dict[int, dict] = {}

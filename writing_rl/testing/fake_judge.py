@@ -274,3 +274,47 @@ class FakeJudgeServer:
             "usage": {"input_tokens": pt, "output_tokens": ct, "total_tokens": pt + ct},
         }
         return web.json_response(payload, headers=reply.headers)
+
+
+def hashed_verdict(req: ScriptRequest) -> Reply:
+    """A deterministic mix of verdicts from a hash of the two answers (about 40% A, 40% B, 20% tie)."""
+    import hashlib
+
+    digest = hashlib.sha256((answer_block(req.prompt, "A") + "\0" + answer_block(req.prompt, "B")).encode()).digest()
+    verdict = ("A", "A", "B", "B", "TIE")[digest[0] % 5]
+    return Reply(text=f"Compared both answers.\nVERDICT: {verdict}")
+
+
+POLICIES: dict[str, Script] = {
+    "hash": hashed_verdict,
+    "a": lambda req: Reply(text="VERDICT: A"),
+    "b": lambda req: Reply(text="VERDICT: B"),
+    "tie": lambda req: Reply(text="VERDICT: TIE"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m writing_rl.testing.fake_judge [--port P] [--policy hash|a|b|tie]``: serve until stopped.
+
+    Prints ``JUDGE_BASE_URL=http://127.0.0.1:P/v1`` once it listens (the launcher's ``--cpu-smoke``
+    uses this when no judge endpoint and no key are configured).
+    """
+    import argparse
+    import signal
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--policy", choices=sorted(POLICIES), default="hash")
+    args = parser.parse_args(argv)
+    server = FakeJudgeServer(POLICIES[args.policy], port=args.port).start()
+    print(f"JUDGE_BASE_URL={server.base_url}", flush=True)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+    server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,4 +1,4 @@
-"""Build a small byte-level BPE tokenizer with a chat template locally, for tests and dry runs."""
+"""Build a small byte-level BPE tokenizer (and a tiny Qwen2 on it) locally, for tests, dry runs and --cpu-smoke."""
 
 from __future__ import annotations
 
@@ -53,3 +53,39 @@ def build_tiny_model_dir(out_dir: str) -> str:
         architectures=["Qwen2ForCausalLM"],
     ).save_pretrained(out_dir)
     return out_dir
+
+
+def build_tiny_model(out_dir: str, seed: int = 0) -> str:
+    """A tiny Qwen2 that vLLM's CPU build can serve and verl can train: real (random) weights.
+
+    vLLM's CPU attention needs a head size of at least 32, so: hidden 64, 2 heads of 32, 1 KV head,
+    2 layers, vocab 640 (about 115k parameters), saved with the locally trained tokenizer.
+    """
+    import torch
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    build_tiny_tokenizer(out_dir)
+    config = Qwen2Config(
+        vocab_size=640, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2,
+        num_key_value_heads=1, head_dim=32, max_position_embeddings=8192, tie_word_embeddings=True,
+        architectures=["Qwen2ForCausalLM"], torch_dtype="float32",
+    )
+    torch.manual_seed(seed)
+    Qwen2ForCausalLM(config).save_pretrained(out_dir)
+    return out_dir
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m writing_rl.testing.tiny_tokenizer OUT_DIR``: write the tiny model (weights + tokenizer)."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m writing_rl.testing.tiny_tokenizer OUT_DIR", file=sys.stderr)
+        return 2
+    print(build_tiny_model(args[0]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
