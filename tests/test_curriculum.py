@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from writing_rl.curriculum.hooks import CurriculumCheckpointCallback
+from writing_rl.curriculum.hooks import CurriculumDriver
 from writing_rl.curriculum.index_file import IndexFileError, create_index, read_index, state_path
 from writing_rl.curriculum.owner import SNAPSHOT_NAME, CurriculumOwner, reset_local_owners, resume_checkpoint_dir
 from writing_rl.curriculum.state import CurriculumConfig, CurriculumState
@@ -191,24 +191,16 @@ def test_resume_checkpoint_dir_follows_verl_modes(tmp_path):
     assert resume_checkpoint_dir({"resume_mode": "disable", "default_local_dir": str(tmp_path)}) is None
 
 
-def test_checkpoint_callback_writes_the_snapshot_into_the_checkpoint(tmp_path, tiny_tokenizer_dir, monkeypatch):
-    from omegaconf import OmegaConf
-
+def test_trainer_side_snapshot_closes_the_step_and_writes_it_into_the_checkpoint(tmp_path):
     reset_local_owners()
     idx = tmp_path / "index_cb.json"
     create_index(idx, range(3))
-    cfg = OmegaConf.create({
-        "reward": {"num_workers": 1, "reward_kwargs": {"experiment": "cb", "index_file": str(idx)}},
-        "trainer": {"experiment_name": "cb", "resume_mode": "disable", "default_local_dir": str(tmp_path / "ck")},
-    })
-    from writing_rl.curriculum.owner import get_owner
-
-    owner = get_owner({"index_file": str(idx), "experiment": "cb"}, None).target
+    driver = CurriculumDriver({"index_file": str(idx), "experiment": "cb"}, None, {"0": 1, "1": 1, "2": 1})
+    owner = driver.handle.target
     owner.state.level_for(1, 3, 2)
     owner.state.record(1, 3, "win")
     ckdir = tmp_path / "ck" / "global_step_3"
-    ckdir.mkdir(parents=True)
-    CurriculumCheckpointCallback(config=cfg).on_save(trainer=None, global_step=3, checkpoint_dir=str(ckdir))
+    driver.snapshot_into(3, ckdir)  # before verl writes the checkpoint: the folder may not exist yet
     snap = json.loads((ckdir / SNAPSHOT_NAME).read_text())
     assert snap["step"] == 3 and snap["levels"] == {"0": 0, "1": 1, "2": 0}
     assert read_index(idx)["1"] == 1

@@ -93,4 +93,4 @@ def test_four_workers_on_two_nodes_share_one_curriculum_owner(cluster, tmp_path,
         head = next(n for n in ray.nodes() if HEAD_NODE_RESOURCE in n["Resources"])
         owner_node = ray.get(owner.__ray_call__.remote(lambda self: ray.get_runtime_context().get_node_id()))
         assert owner_node == head["NodeID"]
-        assert ray.get(owner.where.remote())["index_file"] == str(index)
+        assert ray.get(owner.ready.remote())["index_file"] == str(index)

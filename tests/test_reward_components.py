@@ -70,7 +70,7 @@ def test_weighted_combination_and_logged_components(tmp_path, tiny_tokenizer_dir
         {"response": "one two three four five six seven eight nine ten", "gt": gt_len()},
     ])))
     assert out[0]["reward_score"] == pytest.approx(1.0 + 0.5 * 1.0)
-    from writing_rl.curriculum.hooks import finalize_step
+    from .verl_helpers import close_step
 
-    m = finalize_step(w.config, 1)
+    m = close_step(w.config, 1)
     assert m["writing_rl/reward/length_mean"] == 1.0 and m["writing_rl/reward/pairwise_mean"] == 1.0

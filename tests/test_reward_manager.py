@@ -238,23 +238,25 @@ def test_empty_response_is_a_loss_without_a_judge_call(tmp_path, tiny_tokenizer_
 
 
 def test_step_metrics_via_the_trainer_hook(tmp_path, tiny_tokenizer_dir, judge_server, tok):
-    from writing_rl.curriculum.hooks import finalize_step
+    from .verl_helpers import close_step
 
     judge_server.script = good_wins
     rig = Rig(tmp_path, tiny_tokenizer_dir, judge_server)
-    assert finalize_step(rig.config, 1) == {}  # no owner yet: nothing to report
+    assert close_step(rig.config, 1) == {}  # no owner yet: nothing to report
     rig.score(tok, [{"response": "good" if i < 3 else "meh", "gt": gt(i), "step": 1} for i in range(4)])
-    m = finalize_step(rig.config, 1)
+    m = close_step(rig.config, 1)
     assert m["writing_rl/win_rate"] == 0.75 and m["writing_rl/loss_rate"] == 0.25
     assert m["writing_rl/advanced"] == 3 and m["writing_rl/level_mean"] == 0.75
     assert m["writing_rl/judge_latency_p95"] > 0 and m["writing_rl/judge_prompt_tokens"] > 0
     assert rig.levels() == {"0": 1, "1": 1, "2": 1, "3": 0}
-    assert finalize_step(rig.config, 1) == m  # idempotent
+    assert close_step(rig.config, 1) == m  # idempotent
 
 
 def test_writing_rl_trainer_adds_step_metrics_to_what_verl_logs(tmp_path, tiny_tokenizer_dir, judge_server, tok):
     """verl's fit() merges _consume_sync_metrics() into the step's logged metrics after on_step_end."""
     from verl.trainer.ppo.v1 import get_trainer_cls
+
+    from writing_rl.curriculum.hooks import CurriculumDriver
 
     judge_server.script = good_wins
     rig = Rig(tmp_path, tiny_tokenizer_dir, judge_server)
@@ -262,6 +264,7 @@ def test_writing_rl_trainer_adds_step_metrics_to_what_verl_logs(tmp_path, tiny_t
     trainer = get_trainer_cls("writing_rl").__new__(get_trainer_cls("writing_rl"))
     synced = []
     trainer.config, trainer.global_steps, trainer.timing_raw = rig.config, 1, {}
+    trainer.curriculum = CurriculumDriver(rig.worker.reward_manager.opts.curriculum(), None)
     trainer.checkpoint_manager = type("CM", (), {"update_weights": lambda self, step: synced.append(step)})()
     trainer.on_step_end()
     metrics = trainer._consume_sync_metrics()
@@ -271,8 +274,9 @@ def test_writing_rl_trainer_adds_step_metrics_to_what_verl_logs(tmp_path, tiny_t
 
 
 def test_judge_pool_metrics_reach_the_step_metrics(tmp_path, tiny_tokenizer_dir, judge_server, tok):
-    from writing_rl.curriculum.hooks import finalize_step
     from writing_rl.testing.fake_judge import FakeJudgeServer
+
+    from .verl_helpers import close_step
 
     judge_server.script = good_wins
     with FakeJudgeServer(good_wins) as second:
@@ -287,7 +291,7 @@ def test_judge_pool_metrics_reach_the_step_metrics(tmp_path, tiny_tokenizer_dir,
         worker = RewardLoopWorker(cfg)
         asyncio.run(worker.compute_score_batch(make_batch(tok, [
             {"response": "good", "gt": gt(i), "step": 1} for i in range(4)])))
-        m = finalize_step(cfg, 1)
+        m = close_step(cfg, 1)
     names = [k for k in m if k.startswith("judge_pool/") and k.endswith("/requests")]
     assert len(names) == 2 and sum(m[k] for k in names) >= 1
     assert m["judge_pool/healthy_endpoints"] == 2.0

@@ -25,7 +25,7 @@ from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
 
 from .curriculum.hooks import CurriculumDriver, TrainingStopped
 from .data.check import ladder_sizes
-from .reward_manager import options_from_config
+from .run_config import options_from_config
 
 log = logging.getLogger("writing_rl")
 

@@ -45,7 +45,7 @@ def write_data(out: Path, n_topics: int = 4, val_copy: bool = True) -> dict[int,
     src = out.parent / f"{out.name}.jsonl"
     src.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     subprocess.run([sys.executable, "-m", "writing_rl.cli.main", "data", "build", "--input", str(src),
-                    "--out", str(out)], check=True, capture_output=True)
+                    "--out", str(out), "--system-prompt", "none"], check=True, capture_output=True)
     table = pq.read_table(out / "train.parquet")
     ids = {}
     for row in table.to_pylist():
@@ -128,7 +128,7 @@ def _sidecar_step(index_file: Path) -> int | None:
         return None
 
 
-def launch(run_dir: Path, env: dict[str, str], args: list[str], *, timeout_s: float = 900,
+def launch(run_dir: Path, env: dict[str, Any], args: list[str], *, timeout_s: float = 900,
            kill_when: Callable[[dict[int, dict[str, int]]], bool] | None = None) -> Run:
     """Run the launcher with ``--cpu-smoke`` in ``run_dir``; record the index file after every step close.
 
@@ -138,7 +138,7 @@ def launch(run_dir: Path, env: dict[str, str], args: list[str], *, timeout_s: fl
     run_dir.mkdir(parents=True, exist_ok=True)
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "VIRTUAL_ENV"))}
     full_env.pop("PYTHONPATH", None)
-    full_env.update(env)
+    full_env.update({k: str(v) for k, v in env.items()})
     index_file = run_dir / "running_file" / f"index_{env['EXPERIMENT_NAME']}.json"
     log_path = run_dir / f"launcher-{int(time.time() * 1000)}.log"
     index_by_step: dict[int, dict[str, int]] = {}

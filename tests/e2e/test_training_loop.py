@@ -54,8 +54,8 @@ def grpo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         restarted = launch(root, dict(env, TOTAL_TRAINING_STEPS=1),
                            ["trainer.val_before_train=False", "trainer.resume_mode=disable"])
     return {"root": root, "ids": ids, "first": first, "resumed": resumed, "restarted": restarted,
-            "calls_first": calls_first, "side_after_resume": side_after_resume, "index": root / "running_file" / "index_e2e_grpo.json",
-            "ckpt": root / "checkpoints" / "e2e_grpo"}
+            "calls_first": calls_first, "side_after_resume": side_after_resume,
+            "index": root / "running_file" / "index_e2e_grpo.json", "ckpt": root / "checkpoints" / "e2e_grpo"}
 
 
 def test_levels_follow_the_judge_one_step_at_a_time(grpo: dict[str, Any]) -> None:

@@ -238,9 +238,22 @@ class CurriculumState:
         self._write_sidecar()
 
     def learn_ladders(self, max_level: dict[str, int]) -> None:
-        """Record every training sample's last level (references - 1); reject levels beyond a ladder."""
+        """Record every training sample's last level (references - 1); reject levels beyond a ladder.
+
+        Every training sample must be in the index file: one that is not means the file was made for
+        other data, and training would stop when that sample comes up.
+        """
+        missing = sorted((k for k in max_level if k not in self.levels), key=int)
+        if missing:
+            ids = sorted(self.levels, key=int)
+            span = f"ids {ids[0]}..{ids[-1]}" if ids else "no ids"
+            raise CurriculumError(
+                f"{len(missing)} training sample(s) are not in {self.index_path} ({len(ids)} samples, {span}), "
+                f"e.g. {missing[:5]}: the index was made for other data; recreate it with "
+                "scripts/create_index_file.py --data <train.parquet> --force"
+            )
         problems = [f"sample {k}: level {self.levels[k]} is beyond its last reference ({top})"
-                    for k, top in max_level.items() if k in self.levels and self.levels[k] > top]
+                    for k, top in max_level.items() if self.levels[k] > top]
         if problems:
             raise CurriculumError(f"{self.index_path}: " + "; ".join(problems[:5])
                                   + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else "")
