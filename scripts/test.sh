@@ -31,5 +31,24 @@ PY
 
 echo "[test.sh] ruff"
 "$VENV/bin/ruff" check .
-echo "[test.sh] pytest"
-exec "$VENV/bin/python" -m pytest -q -p no:cacheprovider "$@"
+
+PYTEST=("$VENV/bin/python" -m pytest -q -p no:cacheprovider)
+if [ $# -gt 0 ]; then  # explicit pytest arguments: run just those
+  exec "${PYTEST[@]}" "$@"
+fi
+
+t0=$(date +%s)
+echo "[test.sh] unit and integration tests (everything but tests/e2e)"
+"${PYTEST[@]}" -m "not e2e"
+t1=$(date +%s)
+if [ "${WRITING_RL_E2E:-1}" = 0 ]; then
+  echo "[test.sh] WRITING_RL_E2E=0: end-to-end suite not run (unit part took $((t1 - t0)) s)"
+  exit 0
+fi
+echo "[test.sh] CPU training environment for the end-to-end suite (scripts/cpu_env.sh; 5-6 minutes the first time)"
+bash scripts/cpu_env.sh >/dev/null
+t2=$(date +%s)
+echo "[test.sh] end-to-end suite: verl's real main_ppo through train_writing_rl.sh --cpu-smoke"
+"${PYTEST[@]}" -m e2e tests/e2e
+t3=$(date +%s)
+echo "[test.sh] times: unit $((t1 - t0)) s, CPU environment $((t2 - t1)) s, end-to-end $((t3 - t2)) s"

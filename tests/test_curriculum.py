@@ -205,3 +205,79 @@ def test_trainer_side_snapshot_closes_the_step_and_writes_it_into_the_checkpoint
     assert snap["step"] == 3 and snap["levels"] == {"0": 0, "1": 1, "2": 0}
     assert read_index(idx)["1"] == 1
     reset_local_owners()
+
+
+def test_a_new_run_without_a_checkpoint_keeps_levels_and_restarts_the_step_counter(tmp_path):
+    reset_local_owners()
+    s = make_state(tmp_path)
+    for step in (1, 2, 3):
+        play(s, step, {0: 1})
+        s.finalize(step)
+    old = s.finalize(1)  # the old run's step-1 metrics, from its history
+    owner = CurriculumOwner(dict(index_file=str(s.index_path), experiment="e"), {"resume_mode": "disable"})
+    st = owner.state
+    assert st.levels["0"] == 2 and st.last_finalized == 0 and st.history == []
+    kept = list(tmp_path.glob("index_e.state.run-*.json"))
+    assert len(kept) == 1 and [h["step"] for h in json.loads(kept[0].read_text())["history"]] == [1, 2, 3]
+    play(st, 1, {1: 1, 0: 0})  # step 1 of the new run counts and moves levels again
+    m = st.finalize(1)
+    assert st.levels["1"] == 1 and m["writing_rl/advanced"] == 1 and m != old
+    assert m["writing_rl/win_rate"] == 0.5
+
+
+def test_a_checkpoint_without_the_curriculum_stops_before_training(tmp_path):
+    s = make_state(tmp_path)
+    ck = tmp_path / "ck" / "global_step_4"
+    ck.mkdir(parents=True)
+    (tmp_path / "ck" / "latest_checkpointed_iteration.txt").write_text("4")
+    from writing_rl.curriculum.state import CurriculumError
+
+    with pytest.raises(CurriculumError, match="global_step_4.*has no writing_rl_curriculum.json.*resume_path"):
+        CurriculumOwner(dict(index_file=str(s.index_path), experiment="e"),
+                        {"resume_mode": "auto", "default_local_dir": str(tmp_path / "ck")})
+
+
+def test_ladders_from_the_data_catch_a_foreign_index_and_levels_beyond_a_ladder(tmp_path):
+    from writing_rl.curriculum.state import CurriculumError
+
+    s = make_state(tmp_path)  # ids 0..3 at level 0
+    with pytest.raises(CurriculumError, match=r"2 training sample\(s\) are not in .*\['7', '9'\].*create_index_file"):
+        s.learn_ladders({"0": 2, "7": 2, "9": 2})
+    s.levels["1"] = 3
+    with pytest.raises(CurriculumError, match="sample 1: level 3 is beyond its last reference"):
+        s.learn_ladders({"0": 2, "1": 2, "2": 2, "3": 2})
+    s.levels["1"] = 2
+    s.learn_ladders({"0": 2, "1": 2, "2": 2, "3": 2})
+    assert s.max_level == {"0": 2, "1": 2, "2": 2, "3": 2}
+
+
+def test_fatal_reward_errors_and_failure_storms_become_stop_reasons(tmp_path):
+    import asyncio
+
+    from writing_rl.curriculum.hooks import TrainingStopped
+
+    reset_local_owners()
+    idx = tmp_path / "index_f.json"
+    create_index(idx, range(4))
+    driver = CurriculumDriver({"index_file": str(idx), "experiment": "f", "max_failed_share": 0.25}, None)
+    owner = driver.handle.target
+    for sid, outcome in enumerate(["win", "failed", "loss", "tie"]):  # 1 of 4 failed: at the limit, not over
+        owner.state.level_for(sid, 1, 3)
+        asyncio.run(owner.record(sid, 1, outcome, info={"reason": "no verdict line"}))
+    driver.check(1)
+    asyncio.run(owner.record(0, 1, "failed", info={"reason": "no verdict line"}))  # 2 of 5
+    with pytest.raises(TrainingStopped, match="2 of 5 judgments failed in step 1.*most common reason: no verdict"):
+        driver.check(1)
+    driver.check(2)  # another step's share is its own
+    asyncio.run(owner.fail("JudgeConfigError: rejected key; check OPENAI_API_KEY"))
+    asyncio.run(owner.fail("a later error"))
+    with pytest.raises(TrainingStopped, match="^JudgeConfigError: rejected key; check OPENAI_API_KEY$"):
+        driver.check()
+    reset_local_owners()
+
+
+def test_reward_wall_time_is_the_union_of_reward_intervals():
+    from writing_rl.curriculum.state import covered_seconds
+
+    assert covered_seconds([]) == 0.0
+    assert covered_seconds([(0, 1), (0.5, 2), (3, 4), (3.5, 3.7)]) == pytest.approx(3.0)

@@ -127,6 +127,7 @@ class ParallelRewardManager(RewardManagerBase):
             raise
 
     async def _score(self, data: DataProto) -> dict[str, Any]:
+        started = time.time()
         item = data[-1:][0]
         nt = item.non_tensor_batch
         response = await asyncio.get_running_loop().run_in_executor(None, self._decode, item)
@@ -167,6 +168,7 @@ class ParallelRewardManager(RewardManagerBase):
 
         reward = await self._combine(nt, values, validation)
         info["components"] = values
+        info["span"] = (started, time.time())
         self._attach_pool_metrics(info)
         await owner.record(sample.id, step, outcome if self.judge is not None else "none", validation, info)
         extra = {

@@ -15,7 +15,6 @@ Selected with ``trainer.v1.trainer_mode=writing_rl``. On top of ``PPOTrainerSync
 
 from __future__ import annotations
 
-import logging
 import os
 from typing import Any
 
@@ -23,11 +22,9 @@ from omegaconf import OmegaConf
 from verl.trainer.ppo.v1.trainer_base import register_trainer
 from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
 
-from .curriculum.hooks import CurriculumDriver, TrainingStopped
+from .curriculum.hooks import CurriculumDriver, TrainingStopped, say
 from .data.check import ladder_sizes
 from .run_config import options_from_config
-
-log = logging.getLogger("writing_rl")
 
 
 @register_trainer("writing_rl")
@@ -51,8 +48,7 @@ class WritingRLTrainer(PPOTrainerSync):
         self.curriculum = CurriculumDriver(opts.curriculum(), trainer_cfg, ladder_sizes(files))
         super().init()
         gen_batch_size = self.config.data.get("gen_batch_size", None) or self.config.data.train_batch_size
-        log.warning("[writing_rl] verl sync path: replay buffer %s, gen_batch_size %s",
-                    type(self.replay_buffer).__name__, gen_batch_size)
+        say(f"verl sync path: replay buffer {type(self.replay_buffer).__name__}, gen_batch_size {gen_batch_size}")
 
     def on_sample_end(self) -> None:
         super().on_sample_end()

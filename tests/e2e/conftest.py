@@ -11,12 +11,6 @@ from writing_rl.testing.fake_judge import FakeJudgeServer
 from .harness import LadderJudge, cpu_python
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if "tests/e2e/" in item.nodeid.replace("\\", "/") or item.nodeid.startswith("e2e/"):
-            item.add_marker(pytest.mark.e2e)
-
-
 @pytest.fixture(scope="session", autouse=True)
 def cpu_env() -> str:
     """scripts/cpu_env.sh: built once (5-6 minutes), reused while its pins are unchanged."""

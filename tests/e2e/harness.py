@@ -1,4 +1,4 @@
-"""Drive ``scripts/train_writing_rl.sh --cpu-smoke`` as a user would, and read what a user would read.
+"""Data and a scripted judge for the end-to-end tests (the launcher runner is writing_rl.testing.smoke_run).
 
 The data are small and self-describing: each reference text carries ``[[topic-T level-L]]``, so a
 scripted loopback judge (``LadderJudge``) can decide from the prompt alone whether the policy beats
@@ -9,25 +9,21 @@ every step.
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from writing_rl.testing.fake_judge import Reply, ScriptRequest, answer_block
+from writing_rl.testing.smoke_run import Run, base_env, console_metrics, cpu_python, launch
 
-ROOT = Path(__file__).resolve().parents[2]
-LAUNCHER = ROOT / "scripts" / "train_writing_rl.sh"
+__all__ = ["LadderJudge", "Run", "base_env", "console_metrics", "cpu_python", "launch", "write_data"]
+
 MARK = re.compile(r"\[\[topic-(\d+) level-(\d+)\]\]")
 N_REFS = 5
 
@@ -89,117 +85,3 @@ class LadderJudge:
         with self.lock:
             self.calls[n - 1] = (topic, level, verdict)
         return Reply(text=f"Compared.\nVERDICT: {verdict}")
-
-
-@dataclass
-class Run:
-    returncode: int
-    log: str
-    seconds: float
-    killed: bool
-    index_by_step: dict[int, dict[str, int]]
-
-    def metrics(self) -> dict[int, dict[str, float]]:
-        return console_metrics(self.log)
-
-
-_STEP_LINE = re.compile(r"(?:^|\s)step:(\d+) - (.*)$", re.MULTILINE)
-_NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|nan|inf")
-
-
-def console_metrics(log: str) -> dict[int, dict[str, float]]:
-    """The metrics verl's console logger printed (``step:N - key:value - ...``), by step."""
-    out: dict[int, dict[str, float]] = {}
-    for m in _STEP_LINE.finditer(log):
-        step = int(m.group(1))
-        for part in m.group(2).split(" - "):
-            key, _, value = part.rpartition(":")
-            num = _NUMBER.findall(value)
-            if key and num:
-                out.setdefault(step, {})[key.strip()] = float(num[-1])
-    return out
-
-
-def _sidecar_step(index_file: Path) -> int | None:
-    side = index_file.with_name(index_file.name[:-5] + ".state.json")
-    try:
-        return int(json.loads(side.read_text(encoding="utf-8")).get("step", 0))
-    except (OSError, ValueError, AttributeError):
-        return None
-
-
-def launch(run_dir: Path, env: dict[str, Any], args: list[str], *, timeout_s: float = 900,
-           kill_when: Callable[[dict[int, dict[str, int]]], bool] | None = None) -> Run:
-    """Run the launcher with ``--cpu-smoke`` in ``run_dir``; record the index file after every step close.
-
-    ``kill_when(index_by_step)`` is polled; when it returns True the whole run is killed with SIGKILL
-    (a crash). A run that outlives ``timeout_s`` is killed and reported as a hang.
-    """
-    run_dir.mkdir(parents=True, exist_ok=True)
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "VIRTUAL_ENV"))}
-    full_env.pop("PYTHONPATH", None)
-    full_env.update({k: str(v) for k, v in env.items()})
-    index_file = run_dir / "running_file" / f"index_{env['EXPERIMENT_NAME']}.json"
-    log_path = run_dir / f"launcher-{int(time.time() * 1000)}.log"
-    index_by_step: dict[int, dict[str, int]] = {}
-    start = time.monotonic()
-    with open(log_path, "wb") as out:
-        proc = subprocess.Popen(["bash", str(LAUNCHER), "--cpu-smoke", *args], cwd=run_dir, env=full_env,
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        killed = False
-        last_step = _sidecar_step(index_file)
-        while proc.poll() is None:
-            step = _sidecar_step(index_file)
-            if step is not None and step != last_step:
-                try:  # the index file is written before the sidecar in a step close
-                    index_by_step[step] = json.loads(index_file.read_text(encoding="utf-8"))
-                except (OSError, ValueError):
-                    pass
-                last_step = step
-            if kill_when is not None and kill_when(index_by_step):
-                os.killpg(proc.pid, signal.SIGKILL)
-                killed = True
-                break
-            if time.monotonic() - start > timeout_s:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-                raise AssertionError(f"the run hung: killed after {timeout_s:.0f} s; log {log_path}:\n"
-                                     + log_path.read_text(errors="replace")[-4000:])
-            time.sleep(0.25)
-        proc.wait()
-    if killed:
-        _stop_ray(full_env)
-    return Run(proc.returncode, log_path.read_text(errors="replace"), time.monotonic() - start, killed,
-               index_by_step)
-
-
-def _stop_ray(env: dict[str, str]) -> None:
-    """After a SIGKILL, Ray's own daemons outlive the driver: stop them as a crashed node would lose them."""
-    ray_bin = Path(cpu_python()).parent / "ray"
-    subprocess.run([str(ray_bin), "stop", "--force"], env=env, capture_output=True, timeout=120)
-
-
-_CPU_PYTHON: str | None = None
-
-
-def cpu_python() -> str:
-    """The CPU training environment's python (scripts/cpu_env.sh creates it once, then reuses it)."""
-    global _CPU_PYTHON
-    if _CPU_PYTHON is None:
-        out = subprocess.run(["bash", str(ROOT / "scripts" / "cpu_env.sh")], check=True, capture_output=True,
-                             text=True)
-        _CPU_PYTHON = out.stdout.strip().splitlines()[-1]
-    return _CPU_PYTHON
-
-
-def base_env(run_dir: Path, data_dir: Path, experiment: str, judge_url: str, **extra: Any) -> dict[str, str]:
-    """The variables a user would set for a small CPU run against the loopback judge."""
-    env = {
-        "DATA_DIR": str(data_dir), "EXPERIMENT_NAME": experiment, "JUDGE_BASE_URL": judge_url,
-        "JUDGE_MODEL": "ladder-judge", "OPENAI_API_KEY": "sk-e2e-not-a-real-key-0000000000",
-        "CKPT_DIR": str(run_dir / "checkpoints" / experiment), "TOTAL_EPOCHS": "100", "API_PARALLEL": "8",
-        "TRAIN_BATCH_SIZE": "4", "PPO_MINI_BATCH_SIZE": "4", "MAX_PROMPT_LENGTH": "256",
-        "MAX_RESPONSE_LENGTH": "16", "RAY_DEDUP_LOGS": "0",
-    }
-    env.update({k: str(v) for k, v in extra.items()})
-    return env

@@ -19,6 +19,12 @@ from .owner import SNAPSHOT_NAME, OwnerHandle, get_owner
 
 log = logging.getLogger("writing_rl.curriculum")
 
+
+def say(message: str) -> None:
+    """A status line in the driver's log. Printed, not logged: libraries loaded during verl's set-up
+    reconfigure logging and silence loggers that existed before them (this one included)."""
+    print(f"[writing_rl] {message}", flush=True)
+
 _ERROR_LINE = re.compile(r"^\s*(?:[\w.]+\.)?(\w*(?:Error|Exception)): (.+)$", re.MULTILINE)
 
 
@@ -27,11 +33,12 @@ class TrainingStopped(RuntimeError):
 
 
 def root_message(exc: BaseException) -> str:
-    """The innermost ``SomeError: message`` line of an error, including errors Ray re-raises as text."""
-    found = _ERROR_LINE.findall(str(exc))
-    if found:
-        name, msg = found[-1]
-        return f"{name}: {msg.strip()}"
+    """``SomeError: message`` for an error; for an error Ray re-raised as text, the innermost such line."""
+    if type(exc).__module__.startswith("ray."):
+        found = _ERROR_LINE.findall(str(exc))
+        if found:
+            name, msg = found[-1]
+            return f"{name}: {msg.strip()}"
     return f"{type(exc).__name__}: {exc}"
 
 
@@ -46,9 +53,9 @@ class CurriculumDriver:
         except Exception as e:  # the owner's constructor failed (index file missing or foreign, snapshot ...)
             raise TrainingStopped(f"the curriculum could not start: {root_message(e)}") from None
         for event in info.get("events", []):
-            log.warning("[curriculum] %s", event)
-        log.warning("[curriculum] %d samples from %s, on %s (pid %s), starting after step %d",
-                    info["samples"], info["index_file"], info["host"], info["pid"], info["step"])
+            say(f"curriculum: {event}")
+        say(f"curriculum: {info['samples']} samples from {info['index_file']}, owner on {info['host']} "
+            f"(pid {info['pid']}), starting after step {info['step']}")
 
     def _call(self, method: str, *args: Any) -> Any:
         if self.handle.remote:
@@ -76,5 +83,5 @@ class CurriculumDriver:
         path = Path(checkpoint_dir) / SNAPSHOT_NAME
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_json(path, snap)
-        log.warning("[curriculum] saved the curriculum of step %d into %s", step, checkpoint_dir)
+        say(f"curriculum: saved step {step} into {path}")
         return path

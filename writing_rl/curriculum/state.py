@@ -88,6 +88,18 @@ class StepStats:
     completion_tokens: int = 0
     failure_reasons: Counter = field(default_factory=Counter)
     extra: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    spans: list[tuple[float, float]] = field(default_factory=list)  # wall-clock (start, end) of each reward
+
+
+def covered_seconds(spans: list[tuple[float, float]]) -> float:
+    """Seconds during which at least one of the intervals was open (their union's length)."""
+    total, end = 0.0, float("-inf")
+    for a, b in sorted(spans):
+        if b <= end:
+            continue
+        total += b - max(a, end)
+        end = b
+    return total
 
 
 def merge_pool_metrics(snapshots: list[dict[str, float]]) -> dict[str, float]:
@@ -337,6 +349,8 @@ class CurriculumState:
         stats.attempts += int(info.get("attempts", 0))
         stats.prompt_tokens += int(info.get("prompt_tokens", 0))
         stats.completion_tokens += int(info.get("completion_tokens", 0))
+        if info.get("span") and not validation:
+            stats.spans.append((float(info["span"][0]), float(info["span"][1])))
         for name, value in (info.get("components") or {}).items():
             if value is not None:
                 stats.extra[name].append(float(value))
@@ -436,6 +450,7 @@ class CurriculumState:
         m["writing_rl/judge_attempts_mean"] = st.attempts / total if total else 0.0
         m["writing_rl/judge_prompt_tokens"] = float(st.prompt_tokens)
         m["writing_rl/judge_completion_tokens"] = float(st.completion_tokens)
+        m["writing_rl/reward_wall_s"] = covered_seconds(st.spans)
         for name, values in st.extra.items():
             m[f"writing_rl/reward/{name}_mean"] = sum(values) / len(values) if values else 0.0
         m.update(merge_pool_metrics(list(self.pool.values())))
