@@ -7,7 +7,8 @@ Selected with ``trainer.v1.trainer_mode=writing_rl``. On top of ``PPOTrainerSync
   data, so a missing or foreign index file stops the run before training;
 * stops the run, before the step's update, when a reward worker reported a fatal error (a rejected
   key, bad data) or too many judgments of the step failed: verl's agent loop would otherwise mark
-  the prompt groups failed and train on the rest;
+  the prompt groups failed and train on the rest (or, when every group failed, stop with a message
+  about its replay buffer that does not say why);
 * writes the curriculum snapshot into ``global_step_N`` *before* verl's checkpoint, so no checkpoint
   verl can resume lacks it;
 * closes each step (level-ups, one atomic index write) and adds its metrics to what verl logs.
@@ -49,6 +50,13 @@ class WritingRLTrainer(PPOTrainerSync):
         super().init()
         gen_batch_size = self.config.data.get("gen_batch_size", None) or self.config.data.train_batch_size
         say(f"verl sync path: replay buffer {type(self.replay_buffer).__name__}, gen_batch_size {gen_batch_size}")
+
+    def step(self, metrics: dict, timing_raw: dict) -> Any:
+        try:
+            return super().step(metrics, timing_raw)
+        except Exception:  # e.g. verl's sync buffer refusing a batch whose every group failed: say why
+            self.curriculum.check(self.global_steps)
+            raise
 
     def on_sample_end(self) -> None:
         super().on_sample_end()

@@ -62,6 +62,7 @@ cpu_smoke_overrides() {
     TOKENIZERS_PARALLELISM=false
   CPU_OVERRIDES=(
     "trainer.device=cpu"
+    "+ray_kwargs.ray_init.address=local"   # its own Ray instance, whatever else runs on this machine
     "+ray_kwargs.ray_init.num_gpus=1"
     "ray_kwargs.ray_init.num_cpus=16"
     "transfer_queue.backend.SimpleStorage.num_data_storage_units=1"

@@ -72,7 +72,7 @@ def launch(run_dir: Path, env: dict[str, Any], args: list[str], *, timeout_s: fl
     index_file = run_dir / "running_file" / f"index_{env['EXPERIMENT_NAME']}.json"
     log_path = run_dir / f"launcher-{int(time.time() * 1000)}.log"
     index_by_step: dict[int, dict[str, int]] = {}
-    start = time.monotonic()
+    start, launched_at = time.monotonic(), time.time()
     with open(log_path, "wb") as out:
         proc = subprocess.Popen(["bash", str(LAUNCHER), "--cpu-smoke", *args], cwd=run_dir, env=full_env,
                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
@@ -98,15 +98,33 @@ def launch(run_dir: Path, env: dict[str, Any], args: list[str], *, timeout_s: fl
             time.sleep(0.25)
         proc.wait()
     if killed:
-        _stop_ray(full_env)
+        _kill_ray_started_since(launched_at)
     return Run(proc.returncode, log_path.read_text(errors="replace"), time.monotonic() - start, killed,
                index_by_step)
 
 
-def _stop_ray(env: dict[str, str]) -> None:
-    """After a SIGKILL, Ray's own daemons outlive the driver: stop them as a crashed node would lose them."""
-    ray_bin = Path(cpu_python()).parent / "ray"
-    subprocess.run([str(ray_bin), "stop", "--force"], env=env, capture_output=True, timeout=120)
+def _kill_ray_started_since(since: float) -> None:
+    """After a SIGKILL, end what the run left behind (Ray's daemons and workers, vLLM), as a crash would.
+
+    Ray renames its workers, so they are found by what they run: processes started since the launch
+    that have the CPU environment's libraries mapped. Other processes on the machine are left alone.
+    """
+    env_prefix = str(Path(cpu_python()).parent.parent).encode()
+    ticks = os.sysconf("SC_CLK_TCK")
+    boot = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                if line.startswith("btime"))
+    for _ in range(3):
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit() or int(proc.name) == os.getpid():
+                continue
+            try:
+                started = boot + int((proc / "stat").read_text().rsplit(")", 1)[1].split()[19]) / ticks
+                if started < since - 1 or env_prefix not in (proc / "maps").read_bytes():
+                    continue
+                os.kill(int(proc.name), signal.SIGKILL)
+            except (OSError, ValueError, IndexError):
+                continue
+        time.sleep(1)
 
 
 _CPU_PYTHON: str | None = None
