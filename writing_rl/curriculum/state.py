@@ -86,6 +86,7 @@ class StepStats:
     attempts: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_prompt_tokens: int = 0
     failure_reasons: Counter = field(default_factory=Counter)
     extra: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
 
@@ -278,6 +279,7 @@ class CurriculumState:
         stats.attempts += int(info.get("attempts", 0))
         stats.prompt_tokens += int(info.get("prompt_tokens", 0))
         stats.completion_tokens += int(info.get("completion_tokens", 0))
+        stats.cached_prompt_tokens += int(info.get("cached_prompt_tokens", 0))
         for name, value in (info.get("components") or {}).items():
             if value is not None:
                 stats.extra[name].append(float(value))
@@ -382,6 +384,8 @@ class CurriculumState:
         m["writing_rl/judge_attempts_mean"] = st.attempts / total if total else 0.0
         m["writing_rl/judge_prompt_tokens"] = float(st.prompt_tokens)
         m["writing_rl/judge_completion_tokens"] = float(st.completion_tokens)
+        m["writing_rl/judge_cached_prompt_tokens"] = float(st.cached_prompt_tokens)
+        m["writing_rl/judge_cached_share"] = st.cached_prompt_tokens / st.prompt_tokens if st.prompt_tokens else 0.0
         for name, values in st.extra.items():
             m[f"writing_rl/reward/{name}_mean"] = sum(values) / len(values) if values else 0.0
         m.update(merge_pool_metrics(list(self.pool.values())))
