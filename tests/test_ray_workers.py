@@ -90,7 +90,36 @@ def test_four_workers_on_two_nodes_share_one_curriculum_owner(cluster, tmp_path,
         assert json.loads(index.read_text()) == expected
         assert srv.count == N_SAMPLES * N_ROLLOUTS * STEPS  # no judgment lost or repeated
 
+        # one answer-tag code per reference across all workers, both nodes and every step (a cacheable
+        # prefix), and the driver of the same Ray job derives the same codes: one secret per run
+        codes = defaultdict(set)
+        for r in srv.records:
+            codes[re.search(r"REF(\d+-L\d+)", r.prompt).group(1)] |= set(re.findall(r"<<<ANSWER [AB] (\w+)>>>",
+                                                                                   r.prompt))
+        assert all(len(c) == 1 for c in codes.values()) and len({c for s in codes.values() for c in s}) == len(codes)
+        from writing_rl.judge.tagcode import tag_code
+
+        mine = tag_code("template", "reference")
+        theirs = {ray.get(w.__ray_call__.remote(lambda self: __import__("writing_rl.judge.tagcode").judge.tagcode
+                                                .tag_code("template", "reference")))
+                  for w in manager.reward_loop_workers}
+        assert theirs == {mine}
+
         head = next(n for n in ray.nodes() if HEAD_NODE_RESOURCE in n["Resources"])
         owner_node = ray.get(owner.__ray_call__.remote(lambda self: ray.get_runtime_context().get_node_id()))
         assert owner_node == head["NodeID"]
         assert ray.get(owner.ready.remote())["index_file"] == str(index)
+
+
+def test_a_new_ray_job_draws_a_new_tag_secret(cluster):
+    """A resumed run is a new Ray job: it gets a new secret (never stored in files or checkpoints)."""
+    import ray
+
+    from writing_rl.judge.tagcode import tag_code
+
+    before = tag_code("template", "reference")
+    ray.shutdown()
+    ray.init(address=cluster.address, log_to_driver=False)
+    assert tag_code("template", "reference") != before
+    remote = ray.remote(lambda: __import__("writing_rl.judge.tagcode").judge.tagcode.tag_code("template", "reference"))
+    assert ray.get(remote.remote()) == tag_code("template", "reference")

@@ -173,6 +173,64 @@ def _estimate(rep: Report, args: Any, gts: dict[int, dict] | None, probe: dict[s
     rep.add("judge budget", INFO, detail)
 
 
+def _judge_cache_and_cost(rep: Report, args: Any, gts: dict[int, dict] | None, probe: dict[str, float] | None) -> None:
+    """Expected cacheable share of judge prompt tokens for ROLLOUT_N and the strategy; cost with JUDGE_PRICE_*."""
+    from .curriculum.index_file import read_index, sample_key
+    from .judge import JudgeSettings, PairwiseJudge
+    from .judge.cost import cacheable_share, layouts, prices_from_env
+
+    est = rep.estimates
+    n, strategy = max(1, int(args.rollout_n)), args.strategy
+    if gts:
+        try:
+            judge = PairwiseJudge(JudgeSettings.from_env())
+            try:
+                levels = read_index(args.index_file)
+            except Exception:  # reported by the index check; level 0 stands in
+                levels = {}
+            ids = sorted(gts)
+            ids = ids[:: max(1, len(ids) // 500)]  # an even spread of at most ~500 samples is plenty
+            samples = []
+            for i in ids:
+                refs = gts[i]["target"]
+                ref = refs[min(max(0, int(levels.get(sample_key(i), 0))), len(refs) - 1)]
+                # the response is assumed to be as long as the reference it is judged against
+                samples.append(layouts(judge, gts[i]["prompt"], ref, ref, gts[i].get("criteria")))
+            share, prefix = cacheable_share(strategy, n, samples)
+        except Exception as e:  # a broken judge setting is reported by the judge rows
+            rep.add("judge cache", INFO, f"not estimated: {e}")
+            share = None
+        else:
+            est["cacheable_share"], est["shared_prefix_share"] = round(share, 4), round(prefix, 4)
+            rep.add("judge cache", INFO, f"expected cacheable share of judge prompt tokens within a step: {share:.0%} "
+                    f"(ROLLOUT_N={n}, {strategy}; the part before the response is {prefix:.0%} of a prompt, "
+                    "responses assumed as long as their reference)")
+    else:
+        share = None
+    try:
+        prices = prices_from_env()
+    except ValueError as e:
+        rep.add("judge cost", WARN, str(e), "set JUDGE_PRICE_INPUT, JUDGE_PRICE_CACHED_INPUT and JUDGE_PRICE_OUTPUT "
+                "to the judge's prices per million tokens, e.g. JUDGE_PRICE_INPUT=0.15")
+        return
+    if prices is None:
+        return
+    if not probe or "judge_tokens_per_step" not in est:
+        rep.add("judge cost", INFO, "not estimated: it needs the token counts of one real judge call")
+        return
+    calls, steps = est["judge_calls_per_step"], est["steps"]
+    prompt, completion = probe["prompt_tokens"] * calls, probe["completion_tokens"] * calls
+    cached = prompt * (share or 0.0)
+    per_step, without = prices.cost(prompt, cached, completion), prices.cost(prompt, 0, completion)
+    est["judge_cached_tokens_per_step"] = round(cached)
+    est["judge_cost_per_step"], est["judge_cost_per_run"] = round(per_step, 6), round(per_step * steps, 4)
+    est["judge_cost_per_step_without_cache"] = round(without, 6)
+    est["prices_per_million_tokens"] = {"input": prices.input, "cached_input": prices.cached_input,
+                                        "output": prices.output}
+    rep.add("judge cost", INFO, f"~{per_step:.4f} per step, ~{per_step * steps:.2f} per run ({steps} steps) at the "
+            f"expected cache share; {without:.4f} per step without caching (JUDGE_PRICE_* per million tokens)")
+
+
 def count_gpus() -> int:
     if shutil.which("nvidia-smi"):
         try:
@@ -221,6 +279,7 @@ def run_preflight(args: Any) -> Report:
     _check_index(rep, args, gts)
     probe = _check_judge(rep, args, gts)
     _estimate(rep, args, gts, probe)
+    _judge_cache_and_cost(rep, args, gts, probe)
     _check_gpus(rep, args)
     _check_wandb(rep)
     return rep

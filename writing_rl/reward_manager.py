@@ -159,7 +159,8 @@ class ParallelRewardManager(RewardManagerBase):
                 else:
                     outcome = j.outcome
                     info = {"latency_s": j.latency_s, "attempts": j.attempts, "prompt_tokens": j.prompt_tokens,
-                            "completion_tokens": j.completion_tokens, "reason": j.reason}
+                            "completion_tokens": j.completion_tokens, "cached_prompt_tokens": j.cached_prompt_tokens,
+                            "reason": j.reason}
             o = self.opts
             values["pairwise"] = {"win": o.win_value, "tie": o.tie_value, "loss": o.loss_value,
                                   "empty": o.loss_value}.get(outcome)

@@ -22,7 +22,7 @@ cpu_smoke_defaults() {
   REWARD_WORKERS="${REWARD_WORKERS:-1}"
   API_PARALLEL="${API_PARALLEL:-8}"
   NNODES=1; N_GPUS_PER_NODE=1; N_GPUS=1
-  CPU_SMOKE_MODEL="${WRITING_RL_CACHE:-$HOME/.cache/writing-rl}/tiny-qwen2"
+  CPU_SMOKE_MODEL="${WRITING_RL_CACHE:-$HOME/.cache/writing-rl}/tiny-qwen2-v2"
   BASE_MODEL="${BASE_MODEL:-$CPU_SMOKE_MODEL}"
 }
 

@@ -7,6 +7,7 @@ import asyncio
 import json
 
 from ..judge import STRATEGIES, JudgeConfigError, JudgeError, JudgeSettings, PairwiseJudge
+from ..judge.compare import HIDDEN_CODE
 from ..judge.templates import load_template
 from .common import CliError, fail, print_json, read_user_text
 
@@ -55,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
             judge.criteria_template = load_template(args.template, criteria=True)
         if args.show_prompt and not args.json:
             q, ref, ans, _ = judge.prepare(question or "", reference or "", response or "")
-            print(judge.render(q, ref, ans, criteria))
+            print(judge.render(q, ref, ans, criteria, code=HIDDEN_CODE))  # the real tag code stays secret
             print("=" * 72)
         result = asyncio.run(judge.compare(question or "", reference or "", response or "", criteria, args.strategy))
     except CliError as e:
@@ -82,5 +83,5 @@ def run(args: argparse.Namespace) -> int:
             line += f"\ntruncated to the judge budget: {result.truncated}"
         print(line)
         print(f"attempts: {result.attempts}  latency: {result.latency_s:.2f}s  "
-              f"tokens: {result.prompt_tokens}+{result.completion_tokens}")
+              f"tokens: {result.prompt_tokens}+{result.completion_tokens} ({result.cached_prompt_tokens} cached)")
     return 0 if result.outcome != "failed" else 1

@@ -86,6 +86,7 @@ class StepStats:
     attempts: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_prompt_tokens: int = 0
     failure_reasons: Counter = field(default_factory=Counter)
     extra: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     spans: list[tuple[float, float]] = field(default_factory=list)  # wall-clock (start, end) of each reward
@@ -351,6 +352,7 @@ class CurriculumState:
         stats.completion_tokens += int(info.get("completion_tokens", 0))
         if info.get("span") and not validation:
             stats.spans.append((float(info["span"][0]), float(info["span"][1])))
+        stats.cached_prompt_tokens += int(info.get("cached_prompt_tokens", 0))
         for name, value in (info.get("components") or {}).items():
             if value is not None:
                 stats.extra[name].append(float(value))
@@ -451,6 +453,8 @@ class CurriculumState:
         m["writing_rl/judge_prompt_tokens"] = float(st.prompt_tokens)
         m["writing_rl/judge_completion_tokens"] = float(st.completion_tokens)
         m["writing_rl/reward_wall_s"] = covered_seconds(st.spans)
+        m["writing_rl/judge_cached_prompt_tokens"] = float(st.cached_prompt_tokens)
+        m["writing_rl/judge_cached_share"] = st.cached_prompt_tokens / st.prompt_tokens if st.prompt_tokens else 0.0
         for name, values in st.extra.items():
             m[f"writing_rl/reward/{name}_mean"] = sum(values) / len(values) if values else 0.0
         m.update(merge_pool_metrics(list(self.pool.values())))

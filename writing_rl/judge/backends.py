@@ -23,6 +23,37 @@ class Completion:
     text: str
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_prompt_tokens: int = 0  # served from the provider's prefix cache; 0 when not reported
+
+
+def _field(obj: Any, name: str) -> Any:
+    """``obj[name]`` or ``obj.name`` (SDK objects are either), else None."""
+    if obj is None:
+        return None
+    if isinstance(obj, dict):
+        return obj.get(name)
+    return getattr(obj, name, None)
+
+
+def cached_tokens_from_usage(usage: Any, prompt_tokens: int) -> int:
+    """The cached-prompt-token figure of a usage block, clamped to ``[0, prompt_tokens]``.
+
+    OpenAI-compatible servers (OpenAI, vLLM with ``--enable-prompt-tokens-details``, DashScope's
+    compatible mode) and DashScope's own API report ``usage.prompt_tokens_details.cached_tokens``;
+    some DashScope models say ``input_tokens_details``, and DeepSeek ``prompt_cache_hit_tokens``.
+    """
+    value = None
+    for details in ("prompt_tokens_details", "input_tokens_details"):
+        value = _field(_field(usage, details), "cached_tokens")
+        if value is not None:
+            break
+    if value is None:
+        value = _field(usage, "prompt_cache_hit_tokens")
+    try:
+        n = int(value or 0)
+    except (TypeError, ValueError):
+        return 0
+    return max(0, min(n, prompt_tokens)) if prompt_tokens else max(0, n)
 
 
 class TransientError(Exception):
@@ -158,10 +189,12 @@ class OpenAIBackend:
         if not isinstance(content, str):
             raise TransientError("malformed response: no message content")
         usage = resp.get("usage") or {}
+        prompt_tokens = int(usage.get("prompt_tokens") or 0)
         return Completion(
             text=content,
-            prompt_tokens=int(usage.get("prompt_tokens") or 0),
+            prompt_tokens=prompt_tokens,
             completion_tokens=int(usage.get("completion_tokens") or 0),
+            cached_prompt_tokens=cached_tokens_from_usage(usage, prompt_tokens),
         )
 
     async def close(self) -> None:
@@ -214,10 +247,12 @@ class DashScopeBackend:
         if not isinstance(content, str):
             raise TransientError("malformed response: no message content")
         usage = getattr(resp, "usage", None)
+        prompt_tokens = int(getattr(usage, "input_tokens", 0) or 0)
         return Completion(
             text=content,
-            prompt_tokens=int(getattr(usage, "input_tokens", 0) or 0),
+            prompt_tokens=prompt_tokens,
             completion_tokens=int(getattr(usage, "output_tokens", 0) or 0),
+            cached_prompt_tokens=cached_tokens_from_usage(usage, prompt_tokens),
         )
 
     async def close(self) -> None:

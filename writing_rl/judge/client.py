@@ -27,6 +27,7 @@ class ChatResult:
     latency_s: float
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_prompt_tokens: int = 0
     error: str | None = None
     errors: list[str] = field(default_factory=list)
 
@@ -94,6 +95,7 @@ class JudgeClient:
                         latency_s=time.monotonic() - start,
                         prompt_tokens=comp.prompt_tokens,
                         completion_tokens=comp.completion_tokens,
+                        cached_prompt_tokens=comp.cached_prompt_tokens,
                         errors=errors,
                     )
                 finally:

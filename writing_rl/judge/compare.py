@@ -10,6 +10,12 @@ Strategies:
 
 A judgment whose judge call failed, or whose reply has no verdict line, is ``failed``; it is never
 turned into a win, a loss or a tie.
+
+Prompts are built for the provider's prefix cache: the template, the instruction, the criteria and
+the reference come before the policy's response, and the answer tags carry a code that is the same
+for every judgment of one reference under one template within a run (``tagcode.py``). Nothing that
+varies per call precedes the response. The code never leaves the prompt: it is masked in the judge's
+reply (``raw``) and in ``--show-prompt``.
 """
 
 from __future__ import annotations
@@ -23,12 +29,14 @@ from typing import Any
 from .client import ChatResult, JudgeClient, get_client
 from .errors import JudgeInputError
 from .settings import JudgeSettings
+from .tagcode import tag_code
 from .templates import Template, load_template
-from .text import neutralise, new_nonce, strip_reasoning, truncate_middle, wrap_answer
+from .text import neutralise, strip_reasoning, truncate_middle, wrap_answer
 from .verdict import parse_verdict
 
 STRATEGIES = ("position-disadvantage", "position-advantage", "both-orders")
 OUTCOMES = ("win", "tie", "loss", "failed")
+HIDDEN_CODE = "[code]"  # what a displayed prompt or a judge reply shows instead of the tag code
 
 
 @dataclass
@@ -52,6 +60,7 @@ class Judgment:
     latency_s: float = 0.0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_prompt_tokens: int = 0  # prompt tokens the provider served from its cache (0: none or not reported)
     truncated: dict[str, bool] = field(default_factory=dict)
     disagreement: bool | None = None
     orders: list[OrderResult] = field(default_factory=list)
@@ -142,34 +151,49 @@ class PairwiseJudge:
         ans_t = truncate_middle(neutralise(answer), budget)
         return question, ref_t.text, ans_t.text, {"reference": ref_t.truncated, "response": ans_t.truncated}
 
-    def render(self, question: str, first: str, second: str, criteria: Any = None) -> str:
-        nonce = new_nonce()
+    def tag_code(self, template: Template, reference: str) -> str:
+        """The answer-tag code: one per (template, reference) within a run (see ``tagcode.py``)."""
+        return tag_code(template.text, reference)
+
+    def _render(self, question: str, first: str, second: str, criteria: Any, reference: str,
+                code: str | None) -> tuple[str, str]:
         crit = format_criteria(criteria)
         tpl = self.criteria_template if crit else self.template
+        code = self.tag_code(tpl, reference) if code is None else code
         values = {
             "question": neutralise(question),
-            "answer_a": wrap_answer("A", first, nonce),
-            "answer_b": wrap_answer("B", second, nonce),
+            "answer_a": wrap_answer("A", first, code),
+            "answer_b": wrap_answer("B", second, code),
         }
         if "criteria" in tpl.slots:
             values["criteria"] = neutralise(crit) if crit else "(no specific criteria given)"
-        return tpl.render(**values)
+        return tpl.render(**values), code
+
+    def render(self, question: str, first: str, second: str, criteria: Any = None, *,
+               reference: str | None = None, code: str | None = None) -> str:
+        """The prompt with ``first`` as answer A and ``second`` as answer B (prepared texts).
+
+        The tag code derives from ``reference`` (default: ``first``); ``code`` overrides it, e.g.
+        ``HIDDEN_CODE`` for a prompt shown to a person.
+        """
+        return self._render(question, first, second, criteria, first if reference is None else reference, code)[0]
 
     async def _one_order(
         self, question: str, reference: str, answer: str, criteria: Any, policy_position: str
     ) -> tuple[OrderResult, ChatResult]:
         first, second = (reference, answer) if policy_position == "B" else (answer, reference)
-        prompt = self.render(question, first, second, criteria)
+        prompt, code = self._render(question, first, second, criteria, reference, None)
         res = await self.client.chat([{"role": "user", "content": prompt}])
         if not res.ok:
             return OrderResult(policy_position, None, "failed", None, res.error), res
         verdict = parse_verdict(res.text or "")
+        raw = (res.text or "").replace(code, HIDDEN_CODE)  # a judge may quote the tags back
         if verdict is None:
             return (
-                OrderResult(policy_position, None, "failed", res.text, "no 'VERDICT: A|B|TIE' line in the reply"),
+                OrderResult(policy_position, None, "failed", raw, "no 'VERDICT: A|B|TIE' line in the reply"),
                 res,
             )
-        return OrderResult(policy_position, verdict, _policy_outcome(verdict, policy_position), res.text), res
+        return OrderResult(policy_position, verdict, _policy_outcome(verdict, policy_position), raw), res
 
     async def compare(
         self,
@@ -199,6 +223,7 @@ class PairwiseJudge:
             latency_s=max(c.latency_s for c in chats),
             prompt_tokens=sum(c.prompt_tokens for c in chats),
             completion_tokens=sum(c.completion_tokens for c in chats),
+            cached_prompt_tokens=sum(c.cached_prompt_tokens for c in chats),
             truncated=truncated,
             orders=orders,
         )

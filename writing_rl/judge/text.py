@@ -77,9 +77,13 @@ def truncate_middle(text: str, budget_chars: int) -> Truncated:
 
 
 def new_nonce() -> str:
+    """A fresh random tag code, for one-off prompts (pointwise scoring); pairwise judging uses ``tagcode``."""
     return secrets.token_hex(3)
 
 
-def wrap_answer(label: str, text: str, nonce: str) -> str:
-    """Delimit a candidate with tags carrying a per-call nonce the candidate cannot guess."""
-    return f"<<<ANSWER {label} {nonce}>>>\n{text}\n<<<END OF ANSWER {label} {nonce}>>>"
+def wrap_answer(label: str, text: str, code: str) -> str:
+    """Delimit a candidate (already ``neutralise``d) with tags carrying a code it cannot guess.
+
+    The candidate cannot close its tag in any case: it holds no ``<<<``/``>>>`` run once neutralised.
+    """
+    return f"<<<ANSWER {label} {code}>>>\n{text}\n<<<END OF ANSWER {label} {code}>>>"

@@ -4,11 +4,19 @@ Tests and benchmarks drive it per request through a *script*: a function that re
 ``ScriptRequest`` and returns a ``Reply`` (text, latency, HTTP status, headers, a raw body for
 malformed JSON, or ``drop=True`` to cut the connection). It records every request and the
 largest number of requests in flight. It refuses to bind anything but a loopback address.
+
+Like a provider with automatic prefix caching, it reports cached prompt tokens: OpenAI-compatible
+``usage.prompt_tokens_details.cached_tokens`` and the same field in DashScope's native usage. It
+remembers every prompt it has seen in blocks of ``cache_block_chars`` characters (chained hashes,
+as vLLM does with token blocks); a request's cached part is its longest run of leading blocks seen
+before, counted at 4 characters per token (the default token estimate). ``Reply.cached_tokens``
+overrides the figure, and ``cache_block_chars=0`` turns the cache off (the field is then omitted).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import threading
@@ -36,6 +44,10 @@ class Reply:
     drop: bool = False
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    cached_tokens: int | None = None
+
+
+CHARS_PER_TOKEN = 4
 
 
 @dataclass
@@ -82,10 +94,14 @@ class RequestRecord:
 class FakeJudgeServer:
     """Run with ``with FakeJudgeServer(script) as srv:``; ``srv.base_url`` is the OpenAI base URL."""
 
-    def __init__(self, script: Script | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, script: Script | None = None, host: str = "127.0.0.1", port: int = 0,
+                 cache_block_chars: int = 64) -> None:
         if host not in LOOPBACK:
             raise ValueError(f"FakeJudgeServer only binds loopback addresses, not {host!r}")
         self.script: Script = script or (lambda req: Reply())
+        self.cache_block_chars = cache_block_chars
+        self._blocks: set[bytes] = set()
+        self.cached_tokens_total = 0
         self.host = host
         self.port = port
         self.records: list[RequestRecord] = []
@@ -190,6 +206,37 @@ class FakeJudgeServer:
             self.max_in_flight = 0
             self.total_delay_s = 0.0
 
+    def clear_cache(self) -> None:
+        """Forget every cached prompt block (a provider's cache eviction)."""
+        with self._lock:
+            self._blocks.clear()
+
+    def _cached_tokens(self, prompt: str) -> int:
+        """Look ``prompt`` up in the simulated prefix cache and add its blocks; cached tokens."""
+        size = self.cache_block_chars
+        digest = b""
+        hit_chars, hitting = 0, True
+        with self._lock:
+            for start in range(0, len(prompt) - size + 1, size):
+                digest = hashlib.blake2b(digest + prompt[start:start + size].encode("utf-8"), digest_size=16).digest()
+                if hitting and digest in self._blocks:
+                    hit_chars += size
+                else:
+                    hitting = False
+                    self._blocks.add(digest)
+        return hit_chars // CHARS_PER_TOKEN
+
+    def _usage(self, req: ScriptRequest, reply: Reply, names: tuple[str, str]) -> dict[str, Any]:
+        pt = reply.prompt_tokens if reply.prompt_tokens is not None else max(1, len(req.prompt) // CHARS_PER_TOKEN)
+        ct = reply.completion_tokens if reply.completion_tokens is not None else max(1, len(reply.text) // 4)
+        usage: dict[str, Any] = {names[0]: pt, names[1]: ct, "total_tokens": pt + ct}
+        if reply.cached_tokens is not None or self.cache_block_chars > 0:
+            cached = self._cached_tokens(req.prompt) if self.cache_block_chars > 0 else 0
+            cached = min(pt, cached if reply.cached_tokens is None else reply.cached_tokens)
+            self.cached_tokens_total += cached
+            usage["prompt_tokens_details"] = {"cached_tokens": cached}
+        return usage
+
     # ----------------------------------------------------------------- handlers
     async def _health(self, request: web.Request) -> web.Response:
         return web.Response(text="ok")
@@ -239,8 +286,6 @@ class FakeJudgeServer:
         if reply.status != 200:
             err = {"error": {"message": f"scripted error {reply.status}", "type": "scripted", "code": reply.status}}
             return web.json_response(err, status=reply.status, headers=reply.headers)
-        pt = reply.prompt_tokens if reply.prompt_tokens is not None else max(1, len(req.prompt) // 4)
-        ct = reply.completion_tokens if reply.completion_tokens is not None else max(1, len(reply.text) // 4)
         payload = {
             "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
             "object": "chat.completion",
@@ -249,7 +294,7 @@ class FakeJudgeServer:
             "choices": [
                 {"index": 0, "message": {"role": "assistant", "content": reply.text}, "finish_reason": "stop"}
             ],
-            "usage": {"prompt_tokens": pt, "completion_tokens": ct, "total_tokens": pt + ct},
+            "usage": self._usage(req, reply, ("prompt_tokens", "completion_tokens")),
         }
         return web.json_response(payload, headers=reply.headers)
 
@@ -264,14 +309,12 @@ class FakeJudgeServer:
         if reply.status != 200:
             err = {"request_id": rid, "code": "Scripted", "message": f"scripted error {reply.status}"}
             return web.json_response(err, status=reply.status, headers=reply.headers)
-        pt = reply.prompt_tokens if reply.prompt_tokens is not None else max(1, len(req.prompt) // 4)
-        ct = reply.completion_tokens if reply.completion_tokens is not None else max(1, len(reply.text) // 4)
         payload = {
             "request_id": rid,
             "output": {
                 "choices": [{"finish_reason": "stop", "message": {"role": "assistant", "content": reply.text}}]
             },
-            "usage": {"input_tokens": pt, "output_tokens": ct, "total_tokens": pt + ct},
+            "usage": self._usage(req, reply, ("input_tokens", "output_tokens")),
         }
         return web.json_response(payload, headers=reply.headers)
 

@@ -55,23 +55,28 @@ def build_tiny_model_dir(out_dir: str) -> str:
     return out_dir
 
 
-def build_tiny_model(out_dir: str, seed: int = 0) -> str:
-    """A tiny Qwen2 that vLLM's CPU build can serve and verl can train: real (random) weights.
+def build_tiny_model(out_dir: str, *, seed: int = 0, dtype: str = "bfloat16", max_positions: int = 8192) -> str:
+    """A tiny Qwen2 causal LM with real (random) weights that vLLM's CPU build can serve and verl can train.
 
-    vLLM's CPU attention needs a head size of at least 32, so: hidden 64, 2 heads of 32, 1 KV head,
-    2 layers, vocab 640 (about 115k parameters), saved with the locally trained tokenizer.
+    hidden 64, 2 attention heads and 1 KV head of head_dim 32 (vLLM's CPU attention needs >= 32),
+    2 layers, vocab 640 (covers the tiny tokenizer's 600), tied embeddings: about 115k parameters.
+    Writes ``config.json``, ``generation_config.json``, ``model.safetensors`` and the tiny tokenizer
+    into ``out_dir``; the same ``seed`` gives the same weights. Returns ``out_dir``.
     """
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
     build_tiny_tokenizer(out_dir)
-    config = Qwen2Config(
+    cfg = Qwen2Config(
         vocab_size=640, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2,
-        num_key_value_heads=1, head_dim=32, max_position_embeddings=8192, tie_word_embeddings=True,
-        architectures=["Qwen2ForCausalLM"], torch_dtype="float32",
+        num_key_value_heads=1, head_dim=32, max_position_embeddings=max_positions, tie_word_embeddings=True,
+        architectures=["Qwen2ForCausalLM"], eos_token_id=0, pad_token_id=1, bos_token_id=None,
     )
     torch.manual_seed(seed)
-    Qwen2ForCausalLM(config).save_pretrained(out_dir)
+    model = Qwen2ForCausalLM(cfg).to(getattr(torch, dtype))
+    model.generation_config.eos_token_id = 0
+    model.generation_config.pad_token_id = 1
+    model.save_pretrained(out_dir, safe_serialization=True)
     return out_dir
 
 
@@ -83,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) != 1:
         print("usage: python -m writing_rl.testing.tiny_tokenizer OUT_DIR", file=sys.stderr)
         return 2
-    print(build_tiny_model(args[0]))
+    print(build_tiny_model(args[0], dtype="float32"))
     return 0
 
 
