@@ -24,7 +24,7 @@ from writing_rl.judge.cost import Layout, Prices, cacheable_share, layouts, pric
 from writing_rl.judge.tagcode import run_secret, tag_code
 from writing_rl.testing.fake_judge import FakeJudgeServer, Reply, answer_block
 
-from .verl_helpers import compose_reward_config, gt, make_batch
+from .verl_helpers import close_step, compose_reward_config, gt, make_batch
 
 ROOT = Path(__file__).resolve().parents[1]
 Q = "Write a short essay about the sea."
@@ -167,7 +167,8 @@ def test_the_code_and_secret_never_appear_in_outputs_logs_metrics_files_or_check
     from transformers import AutoTokenizer
     from verl.experimental.reward_loop.reward_loop import RewardLoopWorker
 
-    from writing_rl.curriculum.hooks import CurriculumCheckpointCallback, finalize_step
+    from writing_rl.curriculum.hooks import CurriculumDriver
+    from writing_rl.run_config import options_from_config
 
     caplog.set_level(logging.DEBUG)
     judge_server.script = echoing_judge()
@@ -179,10 +180,8 @@ def test_the_code_and_secret_never_appear_in_outputs_logs_metrics_files_or_check
     worker = RewardLoopWorker(cfg)
     out = run(worker.compute_score_batch(make_batch(tok, [
         {"response": f"answer {k}", "gt": gt(i), "step": 1, "uid": f"u{i}"} for i in range(2) for k in range(2)])))
-    metrics = finalize_step(cfg, 1)
-    ckdir = tmp_path / "ck" / "global_step_1"
-    ckdir.mkdir(parents=True)
-    CurriculumCheckpointCallback(config=cfg).on_save(trainer=None, global_step=1, checkpoint_dir=str(ckdir))
+    metrics = close_step(cfg, 1)
+    CurriculumDriver(options_from_config(cfg)[0].curriculum(), None).snapshot_into(1, tmp_path / "ck" / "global_step_1")
 
     codes = {c for r in judge_server.records for c in codes_in(r.prompt)}
     assert len(codes) == 2  # one per reference
@@ -258,7 +257,6 @@ def test_cached_tokens_reach_the_step_metrics(tmp_path, tiny_tokenizer_dir, judg
     from transformers import AutoTokenizer
     from verl.experimental.reward_loop.reward_loop import RewardLoopWorker
 
-    from writing_rl.curriculum.hooks import finalize_step
 
     n, samples = 8, 4
     tok = AutoTokenizer.from_pretrained(tiny_tokenizer_dir)
@@ -269,7 +267,7 @@ def test_cached_tokens_reach_the_step_metrics(tmp_path, tiny_tokenizer_dir, judg
     items = [{"response": f"rollout {k} of sample {i}, with its own words {k * i}", "gt": gt(i), "step": 1,
               "uid": f"u{i}"} for i in range(samples) for k in range(n)]
     run(worker.compute_score_batch(make_batch(tok, items)))
-    m = finalize_step(cfg, 1)
+    m = close_step(cfg, 1)
     assert m["writing_rl/judge_cached_prompt_tokens"] == judge_server.cached_tokens_total > 0
     assert m["writing_rl/judge_cached_share"] == pytest.approx(
         m["writing_rl/judge_cached_prompt_tokens"] / m["writing_rl/judge_prompt_tokens"])
