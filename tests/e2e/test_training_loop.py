@@ -140,6 +140,7 @@ def test_ppo_trains_the_actor_and_the_critic(tmp_path: Path, ladder_judge: tuple
     run = launch(tmp_path, base_env(tmp_path, data, "e2e_ppo", srv.base_url, ALGO="ppo",
                                     TOTAL_TRAINING_STEPS=2, SAVE_FREQ=-1), [])
     assert run.returncode == 0, run.log[-3000:]
+    assert "[writing_rl] verl sync path: replay buffer ReplayBuffer, gen_batch_size 4" in run.log
     metrics = run.metrics()
     for step in (1, 2):
         assert metrics[step]["actor/grad_norm"] > 0, metrics[step]
