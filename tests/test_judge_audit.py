@@ -291,3 +291,108 @@ def test_scripted_judges_read_the_rendered_prompt():
     judge = PairwiseJudge(JudgeSettings(model="m"))
     prompt = judge.render("Q?", level_text(0, "weak"), level_text(2, "strong and long"))
     assert answer_block(prompt, "A").startswith("[level 0]") and answer_block(prompt, "B").startswith("[level 2]")
+
+
+# ------------------------------------------------------------------------------------------ preflight
+@pytest.mark.parametrize("script,status,needle", [
+    (first_answer_judge(), "warn", "flip rate 100% on 8 pairs (16 judgments, 0 failed); blocks training"),
+    (accurate_judge(1.0, level_of=lambda t: 0 if "draft 0" in t else (1 if "draft 1" in t else 2)), "ok",
+     "ladder accuracy 100% / flip rate 0% on 8 pairs"),
+])
+def test_preflight_runs_a_small_audit_as_a_warning(tmp_path, ladder_dir, capsys, monkeypatch, script, status, needle):
+    from writing_rl.curriculum.index_file import create_index
+
+    create_index(tmp_path / "index.json", range(40))
+    with FakeJudgeServer(script) as srv:
+        monkeypatch.setenv("JUDGE_BASE_URL", srv.base_url)
+        capsys.readouterr()
+        rc = main(["preflight", "--data-dir", str(ladder_dir), "--index-file", str(tmp_path / "index.json"), "--json"])
+        assert srv.count == 1 + 16  # the probe, then 8 pairs in both orders
+    rep = json.loads(capsys.readouterr().out)
+    row = next(c for c in rep["checks"] if c["check"] == "judge audit")
+    assert rc == 0 and rep["ok"] and row["status"] == status and needle in row["detail"], row
+    monkeypatch.setenv("PREFLIGHT_AUDIT_PAIRS", "0")
+    with FakeJudgeServer(script) as srv:
+        monkeypatch.setenv("JUDGE_BASE_URL", srv.base_url)
+        main(["preflight", "--data-dir", str(ladder_dir), "--index-file", str(tmp_path / "index.json"), "--json"])
+        assert srv.count == 1
+    row = next(c for c in json.loads(capsys.readouterr().out)["checks"] if c["check"] == "judge audit")
+    assert row["status"] == "info" and "PREFLIGHT_AUDIT_PAIRS=0" in row["detail"]
+
+
+# ------------------------------------------------------------------------------------------ units
+def test_http_failures_are_grouped_by_reason(tmp_path, ladder_dir, capsys, monkeypatch):
+    from writing_rl.testing.fake_judge import Reply
+
+    monkeypatch.setenv("JUDGE_MAX_RETRIES", "0")
+    with FakeJudgeServer(flaky_judge(accurate_judge(1.0), 0.25, fault=Reply(status=500))) as srv:
+        _, rep = audit(capsys, ladder_dir, srv, tmp_path / "run", "--samples", "10")
+    h = rep["headline"]
+    assert h["failure_rate"] == 25.0 and rep["reliability"]["failures_by_reason"] == {"gave up: HTTP 500": 15}
+    assert h["verdict"] == "blocks" and "failure rate 25.0% > 20%" in rep["verdict"]["line"]
+
+
+def test_every_nth_is_exact_in_any_run_of_calls():
+    from writing_rl.testing.fake_judge import EveryNth
+
+    for rate in (0.1, 0.2, 1 / 3, 0.0, 1.0):
+        fire = EveryNth(rate)
+        hits = [fire() for _ in range(300)]
+        assert sum(hits) == round(300 * rate)
+        assert sum(hits[:150]) == math.floor(150 * rate + 1e-9)
+
+
+def test_assess_thresholds_severity_and_uncertainty():
+    from writing_rl.audit.assess import assess
+
+    base = {"ladder_accuracy": 85.0, "ladder_accuracy ci95 low": 80.0, "ladder_accuracy ci95 high": 90.0,
+            "flip_rate": 10.0, "failure_rate": 0.0, "tie_rate": 2.0, "longer_weaker_wins_share": None}
+    ok = assess(base)
+    assert ok["level"] == "ok" and ok["line"].startswith("OK: ladder accuracy 85.0%, flip rate 10.0%")
+    weak = assess({**base, "ladder_accuracy": 65.0, "ladder_accuracy ci95 low": 55.0,
+                   "ladder_accuracy ci95 high": 74.0, "tie_rate": 35.0})
+    assert weak["level"] == "weakens" and [f["metric"] for f in weak["findings"]] == ["ladder_accuracy", "tie_rate"]
+    assert weak["findings"][0]["uncertain"] and "audit more samples" in weak["line"]
+    blocked = assess({**base, "failure_rate": 30.0, "flip_rate": 45.0})
+    assert blocked["level"] == "blocks" and blocked["line"].startswith("BLOCKS training: failure rate 30.0% > 20%")
+    assert [f["severity"] for f in blocked["findings"]] == ["blocks", "weakens"]  # one finding per number
+    assert assess({**base, "ladder_accuracy": None})["level"] == "blocks"
+
+
+def test_cost_follows_the_launcher_settings_and_prices():
+    from writing_rl.audit.cost import LaunchSettings, estimate, prices_from_env
+    from writing_rl.eval.files import EvalInputError
+
+    grpo = LaunchSettings.from_env({"PRESET": "longwriter-zero", "TRAIN_BATCH_SIZE": "8", "TOTAL_EPOCHS": "3"})
+    assert (grpo.rollout_n, grpo.calls_per_step, grpo.steps(100)) == (8, 64, 3 * 12)  # verl drops the last batch
+    both = LaunchSettings.from_env({"REWARD_STRATEGY": "both-orders"}, total_steps=5)
+    assert both.calls_per_step == 16 * 1 * 2 and both.steps(1000) == 5
+    with pytest.raises(EvalInputError, match="REWARD_STRATEGY='best'"):
+        LaunchSettings.from_env({"REWARD_STRATEGY": "best"})
+    assert prices_from_env({}) is None
+    with pytest.raises(EvalInputError, match="both JUDGE_PRICE_INPUT and JUDGE_PRICE_OUTPUT"):
+        prices_from_env({"JUDGE_PRICE_INPUT": "1"})
+    prices = prices_from_env({"JUDGE_PRICE_INPUT": "1", "JUDGE_PRICE_CACHED_INPUT": "0.25", "JUDGE_PRICE_OUTPUT": "4"})
+    tokens = {"prompt_per_judgment": 1000.0, "completion_per_judgment": 100.0, "cached_share": 60.0}
+    est = estimate(tokens, LaunchSettings(train_batch_size=10, rollout_n=2, epochs=1), 35, prices)
+    per_call = (400 * 1 + 600 * 0.25 + 100 * 4) / 1e6
+    assert est["steps"] == 3 and est["calls_per_step"] == 20 and est["tokens_per_run"] == 1100 * 20 * 3
+    assert est["usd_per_step"] == pytest.approx(per_call * 20) and est["usd_per_run"] == pytest.approx(per_call * 60)
+
+
+def test_cached_tokens_are_read_where_the_judgment_reports_them():
+    from writing_rl.audit.metrics import Shares, reliability
+    from writing_rl.audit.run import judgment_record
+    from writing_rl.judge import Judgment
+
+    plain = judgment_record(Judgment("win", "position-disadvantage", prompt_tokens=900, completion_tokens=10,
+                                     attempts=1, latency_s=0.5), "stronger-second")
+    assert plain["cached_prompt_tokens"] is None and plain["outcome"] == "stronger" and plain["winner"] == "second"
+    j = Judgment("loss", "position-advantage", prompt_tokens=1000, completion_tokens=10, attempts=1, latency_s=0.7)
+    j.cached_prompt_tokens = 750  # the figure the client records where the provider reports one
+    cached = judgment_record(j, "stronger-first")
+    assert cached["cached_prompt_tokens"] == 750 and cached["outcome"] == "weaker" and cached["winner"] == "second"
+    rel = reliability([plain, cached], Shares(200))
+    assert rel["tokens"]["cached_share"] == 75.0 and rel["tokens"]["cached_reported"] == 1
+    assert rel["tokens"]["prompt_per_judgment"] == 950.0 and rel["latency_s"]["max"] == 0.7
+    assert reliability([plain], Shares(200))["tokens"]["cached_share"] is None
