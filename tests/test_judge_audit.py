@@ -396,3 +396,42 @@ def test_cached_tokens_are_read_where_the_judgment_reports_them():
     assert rel["tokens"]["cached_share"] == 75.0 and rel["tokens"]["cached_reported"] == 1
     assert rel["tokens"]["prompt_per_judgment"] == 950.0 and rel["latency_s"]["max"] == 0.7
     assert reliability([plain], Shares(200))["tokens"]["cached_share"] is None
+
+
+def test_a_judge_biased_to_the_second_answer_gets_both_orders(tmp_path, ladder_dir, capsys):
+    """Right whenever the stronger text is answer B, a coin toss when it is A: position-disadvantage lets
+    half the weaker responses win, both-orders none of them."""
+    from writing_rl.testing.fake_judge import EveryNth, marked_level, verdict_reply
+
+    coin = EveryNth(0.5)
+
+    def second_biased(req):
+        if marked_level(answer_block(req.prompt, "B")) > marked_level(answer_block(req.prompt, "A")):
+            return verdict_reply("B")
+        return verdict_reply("A" if coin() else "B")
+
+    with FakeJudgeServer(second_biased) as srv:
+        _, rep = audit(capsys, ladder_dir, srv, tmp_path / "run")
+    table = rep["position"]["strategies"]
+    assert table["position-disadvantage"]["win_if_stronger"] == 100.0
+    assert table["position-disadvantage"]["win_if_weaker"] == 50.0
+    assert table["both-orders"]["win_if_weaker"] == 0.0 and table["both-orders"]["win_if_stronger"] == 50.0
+    assert rep["headline"]["first_position_share"] == pytest.approx(100 * 60 / 240)
+    assert rep["headline"]["flip_rate"] == 50.0 and rep["headline"]["ladder_accuracy"] == 75.0
+    assert rep["position"]["recommended"] == "both-orders"
+    assert "a weaker response wins 50.0%" in rep["position"]["reason"]
+
+
+def test_recommend_keeps_position_disadvantage_without_false_wins():
+    from writing_rl.audit.metrics import recommend
+
+    def row(stronger, weaker, calls):
+        return {"win_if_stronger": stronger, "win_if_weaker": weaker, "signal": stronger - weaker,
+                "calls_per_comparison": calls}
+
+    best, reason = recommend({"position-disadvantage": row(80.0, 20.0, 1), "both-orders": row(64.0, 4.0, 2)})
+    assert best == "position-disadvantage" and "not worth twice the calls" in reason
+    best, reason = recommend({"position-disadvantage": row(30.0, 5.0, 1), "both-orders": row(20.0, 2.0, 2)})
+    assert best == "position-disadvantage" and "the curriculum will be slow" in reason
+    assert recommend({"position-disadvantage": row(0.0, 0.0, 1) | {"signal": None},
+                      "both-orders": row(0.0, 0.0, 2)})[0] is None

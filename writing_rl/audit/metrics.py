@@ -15,8 +15,8 @@ Every rate is a percent with a 95% percentile bootstrap interval over its items 
 * **failure rate**: of every judgment logged for the audited pairs, the share with no verdict
   (no verdict line, a call that gave up, ...), grouped by reason;
 * **strategies**: how often a policy response would win against a reference when it is the
-  stronger text and when it is the weaker one, under each ``REWARD_STRATEGY``; their difference is
-  the signal the reward carries.
+  stronger text and when it is the weaker one (a false win), under each ``REWARD_STRATEGY``; their
+  difference is the signal the reward carries. ``recommend`` says which is safer and why.
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ from .pairs import LadderPair
 
 OUTCOMES = ("stronger", "tie", "weaker")
 LENGTH_RATIO = 1.1
-BOTH_ORDERS_GAIN = 5.0  # points of signal both-orders must add to be worth twice the calls
+FALSE_WIN_LIMIT = 25.0  # percent of weaker responses winning under position-disadvantage before both-orders pays
+SLOW_WIN_LIMIT = 50.0  # percent of stronger responses winning below which the curriculum crawls
 _REASON_KINDS = re.compile(r"HTTP \d{3}|timeout|connection error|malformed response|truncat\w*", re.IGNORECASE)
 
 
@@ -131,25 +132,29 @@ def strategies(pairs: list[LadderPair], final: dict) -> dict[str, dict[str, Any]
 
 
 def recommend(table: dict[str, dict[str, Any]]) -> tuple[str | None, str]:
-    """``position-disadvantage`` or ``both-orders``, and the reason in numbers."""
+    """``position-disadvantage`` or ``both-orders``, and the reason in numbers.
+
+    Without ties both strategies carry the same expected reward gap between a stronger and a weaker
+    response (the signal column), so the choice turns on false wins: a weaker response that wins
+    moves its sample up a level it has not earned. Under position-disadvantage the judge's position
+    bias either holds a response back (it favours answer A) or pushes it forward (it favours B);
+    both-orders only counts a win both orders agree on. It is worth twice the calls when
+    position-disadvantage lets more than ``FALSE_WIN_LIMIT`` percent of weaker responses win and
+    both-orders lets fewer win.
+    """
     pd_, bo = table["position-disadvantage"], table["both-orders"]
     if pd_["signal"] is None or bo["signal"] is None:
         return None, "not enough pairs judged in both orders to compare the strategies"
-
-    def desc(name: str, t: dict[str, Any]) -> str:
-        return (f"{name}: a stronger response wins {t['win_if_stronger']:.1f}%, a weaker one "
-                f"{t['win_if_weaker']:.1f}% (signal {t['signal']:.1f} points, {t['calls_per_comparison']} "
-                f"call{'s' if t['calls_per_comparison'] > 1 else ''} per comparison)")
-
-    facts = f"{desc('position-disadvantage', pd_)}; {desc('both-orders', bo)}"
-    if max(pd_["signal"], bo["signal"]) <= 0:
-        return "position-disadvantage", (f"{facts}; neither strategy gets a signal from this judge, so the cheaper "
-                                         "one loses least (the judge itself needs fixing)")
-    if bo["signal"] >= pd_["signal"] + BOTH_ORDERS_GAIN:
-        return "both-orders", (f"{facts}; both-orders adds {bo['signal'] - pd_['signal']:.1f} points of signal "
-                               f"(>= {BOTH_ORDERS_GAIN:g}), worth twice the calls")
-    return "position-disadvantage", (f"{facts}; both-orders adds {bo['signal'] - pd_['signal']:.1f} points "
-                                     f"(< {BOTH_ORDERS_GAIN:g}), not worth twice the calls")
+    facts = (f"under position-disadvantage a weaker response wins {pd_['win_if_weaker']:.1f}% and a stronger one "
+             f"{pd_['win_if_stronger']:.1f}%; under both-orders {bo['win_if_weaker']:.1f}% and "
+             f"{bo['win_if_stronger']:.1f}% at twice the calls")
+    slow = (f"; a stronger response wins under {SLOW_WIN_LIMIT:g}% either way, so the curriculum will be slow "
+            "whatever the strategy" if max(pd_["win_if_stronger"], bo["win_if_stronger"]) < SLOW_WIN_LIMIT else "")
+    if pd_["win_if_weaker"] > FALSE_WIN_LIMIT and bo["win_if_weaker"] < pd_["win_if_weaker"]:
+        return "both-orders", (f"{facts}: more than {FALSE_WIN_LIMIT:g}% false wins under position-disadvantage "
+                               f"would move samples up levels they have not earned{slow}")
+    return "position-disadvantage", (f"{facts}: at most {FALSE_WIN_LIMIT:g}% false wins under "
+                                     f"position-disadvantage, so both-orders is not worth twice the calls{slow}")
 
 
 def position(pairs: list[LadderPair], final: dict, shares: Shares) -> dict[str, Any]:

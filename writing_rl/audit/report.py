@@ -66,6 +66,11 @@ def _pct(v: Any) -> str:
     return "n/a" if v is None else f"{v:.1f}%"
 
 
+def usd(v: Any) -> str:
+    """Dollars with four significant digits (a step of a cheap judge costs fractions of a cent)."""
+    return "n/a" if v is None else f"{v:.4g}"
+
+
 def _ci_text(shares: dict[str, Any], key: str) -> str:
     ci = shares["ci"][key]
     return "n/a" if not ci else f"{ci[0]:.1f}-{ci[1]:.1f}%"
@@ -144,7 +149,10 @@ def _cost_block(report: dict[str, Any]) -> list[str]:
             ["steps", steps],
             ["judge tokens per step / per run", f"{fmt(c['tokens_per_step'])} / {fmt(c['tokens_per_run'])}"]]
     if c["prices_per_million"]:
-        rows.append(["judge USD per step / per run", f"{fmt(c['usd_per_step'])} / {fmt(c['usd_per_run'])}"])
+        p = c["prices_per_million"]
+        rows.append(["judge USD per step / per run", f"{usd(c['usd_per_step'])} / {usd(c['usd_per_run'])} (per "
+                                                     f"million tokens: input {p['input']:g}, cached input "
+                                                     f"{p['cached_input']:g}, output {p['output']:g})"])
     else:
         rows.append(["judge USD", "set JUDGE_PRICE_INPUT / JUDGE_PRICE_CACHED_INPUT / JUDGE_PRICE_OUTPUT "
                                   "(USD per million tokens) for a price"])

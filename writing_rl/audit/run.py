@@ -11,6 +11,7 @@ same reliability as one that ran through.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 from typing import Any
@@ -85,9 +86,14 @@ async def judge_pairs(
     bar = progress(len(todo), "judge audit", show_progress)
     start = time.monotonic()
 
+    # no more judgments in flight than the client's slots, so a judgment's latency is the judge's
+    # (retries included), not time spent queueing for a slot behind the rest of the audit
+    slots = asyncio.Semaphore(judge.settings.concurrency)
+
     async def one(pair: LadderPair, order: str, key: str) -> None:
         try:
-            j = await judge.compare(pair.question, pair.weaker, pair.stronger, pair.criteria, _STRATEGY[order])
+            async with slots:
+                j = await judge.compare(pair.question, pair.weaker, pair.stronger, pair.criteria, _STRATEGY[order])
             rec = judgment_record(j, order)
         except JudgeInputError as e:  # an empty reference: reported, never judged
             rec = {"outcome": "failed", "winner": None, "reason": f"input: {e}", "attempts": 0, "latency_s": 0.0,

@@ -7,6 +7,7 @@ import asyncio
 import sys
 
 from ..audit import LaunchSettings, audit_once, compare_audits, load_pairs, prices_from_env, write
+from ..audit.report import usd
 from ..eval.report import fmt, text_table
 from ..judge import STRATEGIES
 from .common import CliError, add_judge_options, make_judge, print_json
@@ -86,7 +87,8 @@ def run_audit_cmd(args: argparse.Namespace) -> int:
                     "reason": pos["reason"], **{k: str(v) for k, v in paths.items()}})
     else:
         print(report["verdict"]["line"])
-        print(text_table(["metric", "value"], [[k, report["headline"][k]] for k in SHOWN]))
+        h = report["headline"]
+        print(text_table(["metric", "value"], [[k, usd(h[k]) if "usd" in k else h[k]] for k in SHOWN]))
         print(f"\nrecommended REWARD_STRATEGY: {pos['recommended']} (configured: {launch.strategy}). {pos['reason']}.")
         print(f"\nreport: {paths['json']}  summary: {paths['markdown']}  charts: "
               f"{', '.join(str(v) for k, v in paths.items() if k not in ('json', 'markdown'))}")
