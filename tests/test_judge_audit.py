@@ -282,6 +282,14 @@ def test_bad_input_is_one_line(tmp_path, ladder_dir, capsys, monkeypatch):
     assert "OPENAI_API_KEY is not set" in capsys.readouterr().err
     assert main(["judge", "audit", "--compare", str(ladder_dir), str(ladder_dir)]) == 2
     assert "report.json does not exist" in capsys.readouterr().err
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    from writing_rl.testing.fake_judge import Reply
+
+    with FakeJudgeServer(lambda req: Reply(status=401)) as srv:
+        assert main(["judge", "audit", "--data", str(ladder_dir), "--base-url", srv.base_url, "--no-progress",
+                     "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "rejected the API key" in err and KEY not in err and "Traceback" not in err
 
 
 def test_scripted_judges_read_the_rendered_prompt():

@@ -153,9 +153,9 @@ def _check_judge(rep: Report, args: Any, gts: dict[int, dict] | None) -> dict[st
     return {"latency_s": latency, "prompt_tokens": j.prompt_tokens, "completion_tokens": j.completion_tokens}
 
 
-def _check_audit(rep: Report, args: Any, probe: dict[str, float] | None) -> None:
+def _check_audit(rep: Report, args: Any, gts: dict[int, dict] | None, probe: dict[str, float] | None) -> None:
     """A small judge audit (PREFLIGHT_AUDIT_PAIRS, default 8): a warning at worst, never a failure."""
-    if probe is None:  # no working judge: the judge rows above say why
+    if gts is None or probe is None:  # no usable data or no working judge: the rows above say why
         return
     from .audit.quick import quick_audit_row
 
@@ -229,7 +229,7 @@ def run_preflight(args: Any) -> Report:
     gts = _check_data(rep, args)
     _check_index(rep, args, gts)
     probe = _check_judge(rep, args, gts)
-    _check_audit(rep, args, probe)
+    _check_audit(rep, args, gts, probe)
     _estimate(rep, args, gts, probe)
     _check_gpus(rep, args)
     _check_wandb(rep)

@@ -62,6 +62,8 @@ async def run_audit(
         "stats": judged["stats"],
         "judgments": [{k: v for k, v in r.items() if k not in ("key", "raw")} for r in history],
         "failures": failures,
+        "failures_note": "Counted in the failure rate, left out of every other number; rerun with the same `--out` "
+                         "to retry them.",
     }
     return finish(report)
 

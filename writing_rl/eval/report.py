@@ -196,7 +196,8 @@ def render_markdown(report: dict[str, Any], charts: list[Path],
     failures = report.get("failures") or []
     lines.append(f"## Failures ({len(failures)})")
     if failures:
-        lines.append("Excluded from every score above; rerun with the same `--out` to retry them.")
+        lines.append(report.get("failures_note")
+                     or "Excluded from every score above; rerun with the same `--out` to retry them.")
         lines += [f"- `{f['id']}` ({f['stage']}): {f['error']}" for f in failures[:MAX_LISTED_FAILURES]]
         if len(failures) > MAX_LISTED_FAILURES:
             lines.append(f"- ... and {len(failures) - MAX_LISTED_FAILURES} more in report.json")
