@@ -7,11 +7,11 @@ The judge server runs in its own process (``_server_proc``) and answers every ca
 
 * ``audit_s``: ``run_audit`` + ``write`` in this process, cold (no warm-up call);
 * ``cli_s``: ``writing-rl judge audit`` as a user runs it, in a fresh Python process (start-up and
-  imports included).
+  imports included); the best of three runs, each listed in ``cli_s_runs``.
 
 The floor is two rounds of 200 ms (128 judgments on 64 slots). Target: both under 5 s. Most of the
-rest is Python importing the SDK, pandas and matplotlib and drawing the charts, so the figures
-grow on a loaded machine: the line records the 1-minute load average beside them. Prints one JSON line.
+rest is Python importing the SDK and matplotlib and drawing the charts (``audit_cpu_s``), so the
+figures grow on a loaded machine: the line records the 1-minute load average before and after. Prints one JSON line.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from writing_rl.audit import LaunchSettings, audit_once, load_pairs, write  # no
 from writing_rl.data.build import build_dataset  # noqa: E402
 from writing_rl.judge import JudgeSettings, PairwiseJudge  # noqa: E402
 
-PAIRS, PARALLEL, LATENCY, TARGET_S = 64, 64, 0.2, 5.0
+PAIRS, PARALLEL, LATENCY, TARGET_S, CLI_RUNS = 64, 64, 0.2, 5.0, 3
 
 
 def build(folder: Path) -> None:
@@ -44,16 +44,16 @@ def build(folder: Path) -> None:
 
 
 def in_process(folder: Path, base_url: str, out: Path) -> dict:
-    t0 = time.monotonic()
+    t0, c0 = time.monotonic(), time.process_time()
     data = load_pairs(folder, samples=PAIRS)
     judge = PairwiseJudge(JudgeSettings(model="bench", base_url=base_url, concurrency=PARALLEL, timeout_s=30))
     report = asyncio.run(audit_once(data, judge, log_path=out / "judgments.jsonl", launch=LaunchSettings(),
                                     show_progress=False))
     judged = time.monotonic() - t0
     write(out, report)
-    return {"audit_s": time.monotonic() - t0, "judge_and_summary_s": judged, "pairs": len(data.pairs),
-            "judgments": report["headline"]["judgments"], "failed": report["headline"]["failed"],
-            "judge_wall_s": report["stats"]["wall_s"]}
+    return {"audit_s": time.monotonic() - t0, "audit_cpu_s": time.process_time() - c0,
+            "judge_and_summary_s": judged, "pairs": len(data.pairs), "judgments": report["headline"]["judgments"],
+            "failed": report["headline"]["failed"], "judge_wall_s": report["stats"]["wall_s"]}
 
 
 def cli(folder: Path, base_url: str, out: Path) -> tuple[float, int]:
@@ -74,15 +74,19 @@ def main() -> None:
         folder = Path(tmp) / "data"
         build(folder)
         before = srv.stats()["count"]
+        load = [os.getloadavg()[0]]
         result = in_process(folder, srv.base_url, Path(tmp) / "run1")
-        cli_s, cli_judgments = cli(folder, srv.base_url, Path(tmp) / "run2")
+        runs = [cli(folder, srv.base_url, Path(tmp) / f"cli{r}") for r in range(CLI_RUNS)]
+        load.append(os.getloadavg()[0])
         stats = srv.stats()
+    cli_s = min(wall for wall, _ in runs)
     print(json.dumps({
         "bench": "judge_audit", **{k: round(v, 3) if isinstance(v, float) else v for k, v in result.items()},
-        "cli_s": round(cli_s, 3), "cli_judgments": cli_judgments, "api_parallel": PARALLEL,
-        "latency_s": LATENCY, "floor_s": round(2 * LATENCY, 3), "server_requests": stats["count"] - before,
+        "cli_s": round(cli_s, 3), "cli_s_runs": [round(wall, 3) for wall, _ in runs],
+        "cli_judgments": [n for _, n in runs], "api_parallel": PARALLEL, "latency_s": LATENCY,
+        "floor_s": round(2 * LATENCY, 3), "server_requests": stats["count"] - before,
         "server_max_in_flight": stats["max_in_flight"], "cpus": os.cpu_count(),
-        "load_avg_1m": round(os.getloadavg()[0], 2), "target_s": TARGET_S,
+        "load_avg_1m": [round(v, 2) for v in load], "target_s": TARGET_S,
         "meets_target": cli_s < TARGET_S and result["audit_s"] < TARGET_S,
     }))
 
