@@ -16,7 +16,7 @@ Every rate is a percent with a 95% percentile bootstrap interval over its items 
   (no verdict line, a call that gave up, ...), grouped by reason;
 * **strategies**: how often a policy response would win against a reference when it is the
   stronger text and when it is the weaker one (a false win), under each ``REWARD_STRATEGY``; their
-  difference is the signal the reward carries. ``recommend`` says which is safer and why.
+  difference, the win gap, is the signal. ``recommend`` says which strategy is safer and why.
 """
 
 from __future__ import annotations
@@ -134,8 +134,9 @@ def strategies(pairs: list[LadderPair], final: dict) -> dict[str, dict[str, Any]
 def recommend(table: dict[str, dict[str, Any]]) -> tuple[str | None, str]:
     """``position-disadvantage`` or ``both-orders``, and the reason in numbers.
 
-    Without ties both strategies carry the same expected reward gap between a stronger and a weaker
-    response (the signal column), so the choice turns on false wins: a weaker response that wins
+    Without ties both strategies have the same win gap between a stronger and a weaker response
+    (the signal column: per pair, both orders right minus both wrong equals right as B minus wrong
+    as A, on average), so the choice turns on false wins: a weaker response that wins
     moves its sample up a level it has not earned. Under position-disadvantage the judge's position
     bias either holds a response back (it favours answer A) or pushes it forward (it favours B);
     both-orders only counts a win both orders agree on. It is worth twice the calls when

@@ -110,7 +110,7 @@ def _position_blocks(report: dict[str, Any]) -> list[str]:
             markdown_table(["", *(f"second: {names[b]}" for b in OUTCOMES)], matrix),
             "### Which position strategy",
             markdown_table(["REWARD_STRATEGY", "calls per comparison", "policy wins when stronger",
-                            "policy wins when weaker", "signal (points)"], strat),
+                            "policy wins when weaker", "win gap (points)"], strat),
             f"Recommended: **{pos['recommended'] or 'n/a'}**. {pos['reason']}."]
 
 
