@@ -106,8 +106,9 @@ def test_dry_run_prints_command_config_and_passing_preflight(tmp_path, tiny_mode
     assert "python" in text and "-m verl.trainer.main_ppo" in text and "reward.reward_manager.name=parallel" in text
     assert "verl config: composed and validated" in text
     assert "judge call    ok" in text and "preflight: passed" in text
+    assert "judge audit   warn" in text  # always B: every pair flips, the verdict blocks, the preflight only warns
     assert (tmp_path / "running_file" / "index_writing_rl_demo.json").is_file()
-    assert judge_for_launcher.count == 1
+    assert judge_for_launcher.count == 1 + 2 * 8  # the probe, then PREFLIGHT_AUDIT_PAIRS=8 pairs in both orders
     for secret in FAKE_KEYS.values():
         assert secret not in text
     assert "Traceback" not in text

@@ -153,6 +153,15 @@ def _check_judge(rep: Report, args: Any, gts: dict[int, dict] | None) -> dict[st
     return {"latency_s": latency, "prompt_tokens": j.prompt_tokens, "completion_tokens": j.completion_tokens}
 
 
+def _check_audit(rep: Report, args: Any, gts: dict[int, dict] | None, probe: dict[str, float] | None) -> None:
+    """A small judge audit (PREFLIGHT_AUDIT_PAIRS, default 8): a warning at worst, never a failure."""
+    if gts is None or probe is None:  # no usable data or no working judge: the rows above say why
+        return
+    from .audit.quick import quick_audit_row
+
+    rep.add("judge audit", *quick_audit_row(args.data_dir))
+
+
 def _estimate(rep: Report, args: Any, gts: dict[int, dict] | None, probe: dict[str, float] | None) -> None:
     n = len(gts) if gts else 0
     per_cmp = 2 if args.strategy == "both-orders" else 1
@@ -278,6 +287,7 @@ def run_preflight(args: Any) -> Report:
     gts = _check_data(rep, args)
     _check_index(rep, args, gts)
     probe = _check_judge(rep, args, gts)
+    _check_audit(rep, args, gts, probe)
     _estimate(rep, args, gts, probe)
     _judge_cache_and_cost(rep, args, gts, probe)
     _check_gpus(rep, args)

@@ -1,13 +1,15 @@
-"""Helpers shared by the CLI subcommands: reading user files, printing errors and JSON."""
+"""Helpers shared by the CLI subcommands: reading user files, printing errors and JSON, judge options."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
-from ..judge.templates import read_text_file
+from ..judge import JudgeSettings, PairwiseJudge
+from ..judge.templates import load_template, read_text_file
 
 
 class CliError(Exception):
@@ -33,3 +35,24 @@ def print_json(obj: Any) -> None:
 def fail(msg: str, code: int = 2) -> int:
     print(f"error: {msg}", file=sys.stderr)
     return code
+
+
+def add_judge_options(p: argparse._ActionsContainer) -> None:
+    """The judge settings a command may override (the rest come from the JUDGE_* variables)."""
+    p.add_argument("--template", help="judge template file (default: $JUDGE_TEMPLATE or the packaged one)")
+    p.add_argument("--criteria-template", help="template used when criteria are given")
+    p.add_argument("--model", help="judge model (default: $JUDGE_MODEL)")
+    p.add_argument("--base-url", help="OpenAI-compatible base URL or a comma-separated pool (default: "
+                                      "$JUDGE_BASE_URL)")
+    p.add_argument("--backend", choices=["openai", "dashscope"], help="default: $JUDGE_BACKEND or from the model")
+
+
+def make_judge(args: argparse.Namespace, with_criteria: bool, **settings: object) -> PairwiseJudge:
+    """A judge from ``add_judge_options`` arguments over the environment; a lone --template serves criteria too."""
+    judge = PairwiseJudge(JudgeSettings.from_env(
+        model=args.model, base_url=args.base_url, backend=args.backend,
+        template=args.template, criteria_template=args.criteria_template, **settings,
+    ))
+    if with_criteria and args.template and not args.criteria_template:
+        judge.criteria_template = load_template(args.template, criteria=True)
+    return judge

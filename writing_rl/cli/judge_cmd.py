@@ -6,27 +6,27 @@ import argparse
 import asyncio
 import json
 
-from ..judge import STRATEGIES, JudgeConfigError, JudgeError, JudgeSettings, PairwiseJudge
+from ..judge import STRATEGIES, JudgeConfigError, JudgeError
 from ..judge.compare import HIDDEN_CODE
-from ..judge.templates import load_template
-from .common import CliError, fail, print_json, read_user_text
+from . import audit_cmd
+from .common import CliError, add_judge_options, fail, make_judge, print_json, read_user_text
+
+FILES = ("question_file", "reference_file", "response_file")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("judge", help="compare one response with one reference using the LLM judge")
-    p.add_argument("--question-file", required=True, help="the writing instruction (UTF-8 text)")
-    p.add_argument("--reference-file", required=True, help="the reference answer")
-    p.add_argument("--response-file", required=True, help="the response to judge (reasoning blocks are stripped)")
+    p = sub.add_parser("judge", help="compare one response with one reference using the LLM judge; "
+                                     "`judge audit` measures a judge on the training data")
+    p.add_argument("--question-file", help="the writing instruction (UTF-8 text; required)")
+    p.add_argument("--reference-file", help="the reference answer (required)")
+    p.add_argument("--response-file", help="the response to judge, reasoning blocks stripped (required)")
     p.add_argument("--criteria-file", help="per-sample criteria (text, or a JSON list as in WritingBench)")
     p.add_argument("--strategy", choices=STRATEGIES, default="position-disadvantage")
-    p.add_argument("--template", help="judge template file (default: $JUDGE_TEMPLATE or the packaged one)")
-    p.add_argument("--criteria-template", help="template used when criteria are given")
-    p.add_argument("--model", help="judge model (default: $JUDGE_MODEL)")
-    p.add_argument("--base-url", help="OpenAI-compatible base URL (default: $JUDGE_BASE_URL)")
-    p.add_argument("--backend", choices=["openai", "dashscope"], help="default: $JUDGE_BACKEND or from the model")
+    add_judge_options(p)
     p.add_argument("--show-prompt", action="store_true", help="print the rendered prompt first")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
+    audit_cmd.register(p.add_subparsers(dest="judge_command", metavar="{audit}"))
 
 
 def _criteria(text: str | None) -> object:
@@ -42,18 +42,16 @@ def _criteria(text: str | None) -> object:
 
 
 def run(args: argparse.Namespace) -> int:
+    missing = [f"--{name.replace('_', '-')}" for name in FILES if getattr(args, name) is None]
+    if missing:
+        return fail(f"the following arguments are required: {', '.join(missing)} "
+                    "(or run `writing-rl judge audit` to audit a judge on training data)")
     try:
         question = read_user_text(args.question_file, "question file")
         reference = read_user_text(args.reference_file, "reference file")
         response = read_user_text(args.response_file, "response file")
         criteria = _criteria(read_user_text(args.criteria_file, "criteria file"))
-        settings = JudgeSettings.from_env(
-            model=args.model, base_url=args.base_url, backend=args.backend,
-            template=args.template, criteria_template=args.criteria_template,
-        )
-        judge = PairwiseJudge(settings)
-        if criteria is not None and args.template and not args.criteria_template:
-            judge.criteria_template = load_template(args.template, criteria=True)
+        judge = make_judge(args, criteria is not None)
         if args.show_prompt and not args.json:
             q, ref, ans, _ = judge.prepare(question or "", reference or "", response or "")
             print(judge.render(q, ref, ans, criteria, code=HIDDEN_CODE))  # the real tag code stays secret

@@ -119,13 +119,13 @@ def load_benchmark(path: str | Path) -> list[Item]:
     if p.suffix == ".parquet":
         if not p.is_file():
             raise EvalInputError(f"benchmark file {p} does not exist")
-        import pandas as pd
+        import pyarrow.parquet as pq
 
         try:
-            frame = pd.read_parquet(p)
+            records = pq.read_table(p).to_pylist()  # plain lists and dicts; pandas would cost a second to import
         except Exception as e:  # pyarrow raises several types for a bad file
             raise EvalInputError(f"benchmark file {p} is not a readable parquet file: {e}") from None
-        for pos, rec in enumerate(frame.to_dict("records")):
+        for pos, rec in enumerate(records):
             items.append(_item_from_row(_plain(rec), pos, f"{p} row {pos}"))
     else:
         for line, row in iter_jsonl(p, "benchmark file"):

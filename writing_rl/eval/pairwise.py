@@ -9,6 +9,7 @@ The 95% interval is a percentile bootstrap over items (1000 resamples, fixed see
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,28 +34,50 @@ class Pair:
     criteria: Any = None
 
 
-def bootstrap_rates(outcomes: list[str], n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> dict[str, Any]:
-    """Rates (percent) of win/tie/loss and score = win + tie/2, each with a percentile bootstrap interval.
+def _bootstrap(outcomes: Sequence[str], categories: Sequence[str], n_boot: int, seed: int, level: float
+               ) -> tuple[dict[str, Any], Any]:
+    """Shares (percent) of each category with percentile intervals, and the resampled shares (or None).
 
     Resampling n items with replacement gives category counts distributed Multinomial(n, observed
     rates), so each resample is drawn as one multinomial vector.
     """
     n = len(outcomes)
-    counts = np.array([outcomes.count(k) for k in RATES], dtype=float)
-    out: dict[str, Any] = {"n": n, "counts": dict(zip(RATES, counts.astype(int).tolist(), strict=True)),
+    counts = np.array([sum(1 for o in outcomes if o == k) for k in categories], dtype=float)
+    out: dict[str, Any] = {"n": n, "counts": dict(zip(categories, counts.astype(int).tolist(), strict=True)),
                            "n_boot": n_boot, "seed": seed, "level": level}
     if n == 0:
-        out.update({k: None for k in (*RATES, "score")})
-        out["ci"] = {k: None for k in (*RATES, "score")}
-        return out
-    rng = np.random.default_rng(seed)
-    draws = rng.multinomial(n, counts / n, size=n_boot) / n * 100.0
-    point = counts / n * 100.0
+        out.update({k: None for k in categories})
+        out["ci"] = {k: None for k in categories}
+        return out, None
+    draws = np.random.default_rng(seed).multinomial(n, counts / n, size=n_boot) / n * 100.0
+    out.update({k: float(c / n * 100.0) for k, c in zip(categories, counts, strict=True)})
+    out["ci"] = {k: percentile_ci(draws[:, i], level) for i, k in enumerate(categories)}
+    return out, draws
+
+
+def percentile_ci(series: Any, level: float = 0.95) -> list[float]:
     lo_q, hi_q = (1 - level) / 2 * 100, (1 + level) / 2 * 100
-    series = {**{k: draws[:, i] for i, k in enumerate(RATES)}, "score": draws[:, 0] + draws[:, 1] / 2}
-    values = {**{k: float(point[i]) for i, k in enumerate(RATES)}, "score": float(point[0] + point[1] / 2)}
-    out.update(values)
-    out["ci"] = {k: [float(np.percentile(v, lo_q)), float(np.percentile(v, hi_q))] for k, v in series.items()}
+    return [float(np.percentile(series, lo_q)), float(np.percentile(series, hi_q))]
+
+
+def bootstrap_shares(outcomes: Sequence[str], categories: Sequence[str], n_boot: int = 1000, seed: int = 0,
+                     level: float = 0.95) -> dict[str, Any]:
+    """The percent of items in each category, each with a 95% percentile bootstrap interval over items.
+
+    Outcomes outside ``categories`` count in ``n`` but in no category.
+    """
+    return _bootstrap(outcomes, categories, n_boot, seed, level)[0]
+
+
+def bootstrap_rates(outcomes: list[str], n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> dict[str, Any]:
+    """Rates (percent) of win/tie/loss and score = win + tie/2, each with a percentile bootstrap interval."""
+    out, draws = _bootstrap(outcomes, RATES, n_boot, seed, level)
+    if draws is None:
+        out["score"] = None
+        out["ci"]["score"] = None
+        return out
+    out["score"] = out["win"] + out["tie"] / 2
+    out["ci"]["score"] = percentile_ci(draws[:, 0] + draws[:, 1] / 2, level)
     return out
 
 
@@ -64,6 +87,17 @@ def _record(j: Any) -> dict[str, Any]:
                         "error": o.error} for o in j.orders],
             "raw": j.raw, "attempts": j.attempts, "prompt_tokens": j.prompt_tokens,
             "completion_tokens": j.completion_tokens, "truncated": j.truncated}
+
+
+def judge_record(judge: PairwiseJudge, strategy: str) -> dict[str, Any]:
+    """The judge settings a report records (never a key; the base URL without credentials)."""
+    s = judge.settings
+    return {"model": s.model, "backend": s.backend, "base_url": public_url(s.base_url),
+            "temperature": s.temperature, "max_tokens": s.max_tokens,
+            "max_candidate_chars": s.max_candidate_chars, "strategy": strategy,
+            "template": judge.template.source, "criteria_template": judge.criteria_template.source,
+            "template_sha256": text_sha(judge.template.text),
+            "criteria_template_sha256": text_sha(judge.criteria_template.text)}
 
 
 async def evaluate_pairwise(
@@ -123,11 +157,5 @@ async def evaluate_pairwise(
             headline[f"{k if k == 'score' else k + '_rate'} ci95 high"] = rates["ci"][k][1]
     headline.update({"disagreement_rate": disagreement, "items": len(pairs), "judged": len(judged),
                      "failed": len(failures)})
-    judge_record = {"model": s.model, "backend": s.backend, "base_url": public_url(s.base_url),
-                    "temperature": s.temperature, "max_tokens": s.max_tokens,
-                    "max_candidate_chars": s.max_candidate_chars, "strategy": "both-orders",
-                    "template": judge.template.source, "criteria_template": judge.criteria_template.source,
-                    "template_sha256": text_sha(judge.template.text),
-                    "criteria_template_sha256": text_sha(judge.criteria_template.text)}
     return {"benchmark": "pairwise", "headline": headline, "rates": rates, "disagreement_rate": disagreement,
-            "judge": judge_record, "stats": stats.__dict__, "items": items, "failures": failures}
+            "judge": judge_record(judge, "both-orders"), "stats": stats.__dict__, "items": items, "failures": failures}

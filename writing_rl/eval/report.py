@@ -6,6 +6,7 @@ import io
 import json
 import math
 import re
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -57,16 +58,32 @@ def headline_rows(report: dict[str, Any]) -> list[list[Any]]:
 
 
 # ---------------------------------------------------------------------------------------- charts
-def bar_chart(
-    path: Path, title: str, groups: list[str], series: dict[str, list[float | None]], ylabel: str,
-    errors: dict[str, list[tuple[float, float] | None]] | None = None, ymax: float = 100.0,
-) -> Path:
-    """Grouped bars, one group per category, values written on the bars; a missing value is left out."""
+def pyplot() -> Any:
+    """matplotlib's pyplot on the file-only Agg backend (no display needed)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def save_png(fig: Any, path: Path) -> Path:
+    """Lay out, write the figure as a PNG atomically, and close it."""
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    pyplot().close(fig)
+    write_atomic(path, buf.getvalue())
+    return path
+
+
+def bar_chart(
+    path: Path, title: str, groups: list[str], series: dict[str, list[float | None]], ylabel: str,
+    errors: dict[str, list[tuple[float, float] | None]] | None = None, ymax: float = 100.0,
+) -> Path:
+    """Grouped bars, one group per category, values written on the bars; a missing value is left out."""
+    plt = pyplot()
     n_series = max(1, len(series))
     width = 0.8 / n_series
     fig, ax = plt.subplots(figsize=(max(6.0, 1.3 * len(groups) * max(1, n_series / 2) + 2), 4.5), dpi=110)
@@ -99,12 +116,7 @@ def bar_chart(
     ax.grid(axis="y", alpha=0.3)
     if len(series) > 1:
         ax.legend(fontsize=8, loc="upper right", ncol=len(series))
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    write_atomic(path, buf.getvalue())
-    return path
+    return save_png(fig, path)
 
 
 def charts_for(report: dict[str, Any], out_dir: Path) -> list[Path]:
@@ -165,22 +177,27 @@ def _detail_tables(report: dict[str, Any]) -> list[str]:
     return []
 
 
-def render_markdown(report: dict[str, Any], charts: list[Path]) -> str:
-    lines = [f"# {report['benchmark']} evaluation {report.get('name', '')}".rstrip(), "",
-             f"Created {report.get('created')} with writing-rl {report.get('version')}.", "",
-             "## Inputs", markdown_table(["input", "value"], list(map(list, report.get("inputs", {}).items()))), ""]
+def render_markdown(report: dict[str, Any], charts: list[Path],
+                    details: Callable[[dict[str, Any]], list[str]] = _detail_tables) -> str:
+    """The run's ``report.md``; ``details`` gives the benchmark's own sections (a list of Markdown blocks)."""
+    title = report.get("title") or f"{report['benchmark']} evaluation {report.get('name', '')}".rstrip()
+    lines = [f"# {title}", "", f"Created {report.get('created')} with writing-rl {report.get('version')}.", ""]
+    if report.get("summary"):
+        lines += [report["summary"], ""]
+    lines += ["## Inputs", markdown_table(["input", "value"], list(map(list, report.get("inputs", {}).items()))), ""]
     if report.get("judge"):
         lines += ["## Judge settings", markdown_table(["setting", "value"], list(map(list, report["judge"].items()))),
                   ""]
     lines += ["## Headline", markdown_table(["metric", "value"], headline_rows(report)), ""]
-    for block in _detail_tables(report):
+    for block in details(report):
         lines += [block, ""]
     for c in charts:
         lines += [f"![{c.stem}]({c.name})", ""]
     failures = report.get("failures") or []
     lines.append(f"## Failures ({len(failures)})")
     if failures:
-        lines.append("Excluded from every score above; rerun with the same `--out` to retry them.")
+        lines.append(report.get("failures_note")
+                     or "Excluded from every score above; rerun with the same `--out` to retry them.")
         lines += [f"- `{f['id']}` ({f['stage']}): {f['error']}" for f in failures[:MAX_LISTED_FAILURES]]
         if len(failures) > MAX_LISTED_FAILURES:
             lines.append(f"- ... and {len(failures) - MAX_LISTED_FAILURES} more in report.json")
@@ -189,15 +206,23 @@ def render_markdown(report: dict[str, Any], charts: list[Path]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_run(out_dir: str | Path, report: dict[str, Any]) -> dict[str, Path]:
-    """Write charts, ``report.json`` and ``report.md`` into ``out_dir``; returns their paths."""
+def write_run(
+    out_dir: str | Path,
+    report: dict[str, Any],
+    charts: Callable[[dict[str, Any], Path], list[Path]] = charts_for,
+    details: Callable[[dict[str, Any]], list[str]] = _detail_tables,
+) -> dict[str, Path]:
+    """Write charts, ``report.json`` and ``report.md`` into ``out_dir``; returns their paths.
+
+    ``charts`` and ``details`` default to the eval benchmarks'; other reports (the judge audit) pass theirs.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    charts = charts_for(report, out)
-    report["charts"] = [c.name for c in charts]
+    made = charts(report, out)
+    report["charts"] = [c.name for c in made]
     write_atomic(out / "report.json", json.dumps(report, ensure_ascii=False, indent=2, default=str) + "\n")
-    write_atomic(out / "report.md", render_markdown(report, charts))
-    return {"json": out / "report.json", "markdown": out / "report.md", **{c.stem: c for c in charts}}
+    write_atomic(out / "report.md", render_markdown(report, made, details))
+    return {"json": out / "report.json", "markdown": out / "report.md", **{c.stem: c for c in made}}
 
 
 # ---------------------------------------------------------------------------------------- compare
