@@ -401,7 +401,7 @@ def test_cached_tokens_are_read_where_the_judgment_reports_them():
     cached = judgment_record(j, "stronger-first")
     assert cached["cached_prompt_tokens"] == 750 and cached["outcome"] == "weaker" and cached["winner"] == "second"
     rel = reliability([plain, cached], Shares(200))
-    assert rel["tokens"]["cached_share"] == 75.0 and rel["tokens"]["cached_reported"] == 1
+    assert rel["tokens"]["cached_share"] == pytest.approx(100 * 750 / 1900) and rel["tokens"]["cached_reported"] == 1
     assert rel["tokens"]["prompt_per_judgment"] == 950.0 and rel["latency_s"]["max"] == 0.7
     assert reliability([plain], Shares(200))["tokens"]["cached_share"] is None
 

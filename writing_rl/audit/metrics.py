@@ -205,7 +205,7 @@ def reliability(history: list[dict[str, Any]], shares: Shares) -> dict[str, Any]
     def mean(key: str, rows: list[dict[str, Any]]) -> float | None:
         return sum(float(r.get(key) or 0) for r in rows) / len(rows) if rows else None
 
-    prompt_sum = sum(r["prompt_tokens"] for r in cached)
+    prompt_sum = sum(r["prompt_tokens"] for r in answered)  # a judgment without a cache hit counts as 0 cached
     return {
         "failure": shares(("failed" if r["outcome"] == "failed" else "ok" for r in history), ("failed", "ok")),
         "failures_by_reason": dict(Counter(failure_kind(r.get("reason")) for r in failed).most_common()),

@@ -39,12 +39,13 @@ def order_key(judge: PairwiseJudge, pair: LadderPair, order: str) -> str:
 
 
 def cached_prompt_tokens(j: Judgment) -> int | None:
-    """The provider's cached prompt tokens when the judgment carries them (None where not reported)."""
-    for name in ("cached_prompt_tokens", "cached_tokens"):
-        value = getattr(j, name, None)
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    return None
+    """The provider's cached prompt tokens, None where none were reported.
+
+    ``Judgment.cached_prompt_tokens`` is 0 both when the provider reports no cache hit and when it
+    reports nothing; the audit counts a cached share only over judgments that had a hit.
+    """
+    value = getattr(j, "cached_prompt_tokens", None)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
 def winner_position(outcome: str, order: str) -> str | None:
