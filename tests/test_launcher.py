@@ -52,7 +52,8 @@ def overrides_from_script(tmp_path: Path, env: dict[str, str], *extra: str) -> l
     {"ALGO": "ppo"},
     {"ALGO": "grpo", "ROLLOUT_N": "4"},
     {"PRESET": "longwriter-zero"},
-    {"NNODES": "2", "N_GPUS_PER_NODE": "8", "JUDGE_BASE_URL": "http://h1:8000/v1#32,http://h2:8000/v1#16"},
+    {"NNODES": "2", "N_GPUS_PER_NODE": "8", "PPO_MINI_BATCH_SIZE": "16",
+     "JUDGE_BASE_URL": "http://h1:8000/v1#32,http://h2:8000/v1#16"},
 ], ids=["ppo", "grpo", "longwriter-zero", "multi-node-pool"])
 def test_script_overrides_compose_validate_and_resolve_our_manager(tmp_path, tiny_model, algo_env):
     from verl.trainer.ppo.utils import need_critic
