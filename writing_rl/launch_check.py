@@ -52,7 +52,7 @@ class LaunchPlan:
     # per-GPU token budgets by role (PPO_MAX_TOKEN_LEN_PER_GPU for all of them in the launcher);
     # a role that does not run (no critic for GRPO, no reference model for PPO) is absent
     token_lens: dict[str, int] = field(default_factory=dict)
-    critic_mini_batch_size: int | None = None  # critic.ppo_mini_batch_size, when a critic runs
+    critic_mini_batch_size: int | None = None  # critic.ppo_mini_batch_size if a critic runs (None: follows actor's)
     rollout_tp: int = 1  # ROLLOUT_TP
     rollout_gpu_util: float = 0.4  # ROLLOUT_GPU_UTIL
     local_judge_gpu_util: float | None = None  # LOCAL_JUDGE_GPU_UTIL, when the launcher serves the judge
@@ -72,16 +72,16 @@ class LaunchPlan:
         budget = token_len or default_token_len(p, r)
         roles = {"actor": budget, "actor log-prob": budget}
         roles.update({"critic": budget} if algo == "ppo" else {"ref": budget})
-        if algo == "ppo":
-            values.setdefault("critic_mini_batch_size", values.get("mini_batch_size", 8))
         ctx = model_context(model) if model else {}
         return cls(token_lens=roles, **ctx, **values)
 
     @classmethod
     def from_verl_config(cls, cfg: Any, local_judge_gpu_util: float | None = None) -> LaunchPlan:
-        """The plan verl will actually run, read from a composed ``ppo_trainer`` config."""
+        """The plan verl will actually run, read from a composed ``ppo_trainer`` config (no model is loaded)."""
+        import dataclasses
+
         from verl.trainer.ppo.utils import need_critic, need_reference_policy
-        from verl.utils.config import omega_conf_to_dataclass
+        from verl.workers.config import CriticConfig
 
         arr = cfg.actor_rollout_ref
         roles = {"actor": int(arr.actor.ppo_max_token_len_per_gpu),
@@ -90,9 +90,11 @@ class LaunchPlan:
             roles["ref"] = int(arr.ref.log_prob_max_token_len_per_gpu)
         critic_mini = None
         if need_critic(cfg):
-            critic = omega_conf_to_dataclass(cfg.critic)
-            roles["critic"] = int(critic.ppo_infer_max_token_len_per_gpu)  # trainer/ppo/v1/trainer_base.py:267-268
-            critic_mini = int(critic.ppo_mini_batch_size)
+            # trainer/ppo/v1/trainer_base.py:267-268: both critic passes use ppo_infer_max_token_len_per_gpu, a
+            # CriticConfig field missing from verl's yaml (so its dataclass default applies unless set with '+')
+            default = {f.name: f.default for f in dataclasses.fields(CriticConfig)}["ppo_infer_max_token_len_per_gpu"]
+            roles["critic"] = int(cfg.critic.get("ppo_infer_max_token_len_per_gpu", default))
+            critic_mini = int(cfg.critic.ppo_mini_batch_size)
         return cls(
             nnodes=int(cfg.trainer.nnodes), gpus_per_node=int(cfg.trainer.n_gpus_per_node),
             train_batch_size=int(cfg.data.train_batch_size), mini_batch_size=int(arr.actor.ppo_mini_batch_size),
@@ -178,7 +180,7 @@ def _check_tp(p: LaunchPlan) -> Finding:
         where = "workers/engine_workers.py, workers/rollout/replica.py"
     else:
         why = f"the model's {heads} attention heads are not divisible by ROLLOUT_TP={p.rollout_tp}"
-        where = "vLLM's tensor-parallel check"
+        where = "vllm/config/model.py verify_with_parallel_config"
     return Finding("rollout TP", FAIL, f"{why} (verl/vLLM assert it when the rollout starts: {where})",
                    f"set ROLLOUT_TP={_or(_near(options, p.rollout_tp))}")
 
@@ -295,8 +297,10 @@ def _check_context(p: LaunchPlan) -> Finding:
 
 
 def _check_memory(p: LaunchPlan) -> Finding:
-    # vLLM takes gpu_memory_utilization of the whole card for itself (rollout/vllm_async_server.py:340) and refuses
-    # to start when less is free; a local judge on the same card keeps its share for the whole run.
+    # verl passes gpu_memory_utilization to vLLM (workers/rollout/vllm_rollout/vllm_async_server.py:340); vLLM 0.24
+    # (vllm/v1/worker/utils.py request_memory) raises when the free memory at start-up is below
+    # total x gpu_memory_utilization. The local judge keeps its share of the first card for the whole run, so the two
+    # shares must leave room for the CUDA contexts and the FSDP trainer: at most MEMORY_CEILING together.
     shares = [("ROLLOUT_GPU_UTIL", p.rollout_gpu_util)]
     if p.local_judge_gpu_util is not None:
         shares.append(("LOCAL_JUDGE_GPU_UTIL", p.local_judge_gpu_util))
