@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from writing_rl.judge import JudgeConfigError, JudgeSettings
-from writing_rl.launch_plan import LaunchError, local_judge_host, plan_judge, ray_head_host
 
 from .test_launcher import FAKE_KEYS, SCRIPT, launcher_env, overrides_from_script, run_script
 
@@ -133,6 +132,8 @@ def test_multi_node_local_judge_without_a_reachable_address_is_refused(tmp_path,
 
 
 def test_one_node_local_judge_stays_on_loopback_and_a_key_means_no_local_judge():
+    from writing_rl.launch_plan import LaunchError, local_judge_host, plan_judge, ray_head_host
+
     plan = plan_judge({}, nnodes=1, local_model="judge-7b", local_port=8917)
     assert plan.local and plan.base_url == "http://127.0.0.1:8917/v1" and not plan.settings.requires_key
     remote = plan_judge({"OPENAI_API_KEY": "x"}, nnodes=4, local_model="judge-7b", local_port=8917)
