@@ -38,8 +38,10 @@ setup(
         *VERL_CPU_RUNTIME,
     ],
     extras_require={
-        # Training nodes: verl's own pins for vLLM rollout and the FSDP engine (flash-attn included).
-        "gpu": ["verl[vllm,fsdp]==0.9.1", "flash-attn"],
+        # Training nodes: verl's own pins for vLLM rollout and the FSDP engine. verl[fsdp] pins flash-attn==2.8.3,
+        # a source-only package on PyPI: install torch first and build it with --no-build-isolation (README, GPU
+        # requirements), so this extra never triggers an isolated build that cannot import torch.
+        "gpu": ["verl[vllm,fsdp]==0.9.1"],
         "test": ["pytest>=8", "ruff>=0.5", "tokenizers>=0.19"],
     },
     entry_points={

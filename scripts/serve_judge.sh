@@ -16,7 +16,8 @@ Options:
   --tp N            tensor-parallel size, GPUs per replica (default 1)
   --gpus LIST       GPU ids to use, e.g. 0,1,2,3 (default: $CUDA_VISIBLE_DEVICES, else nvidia-smi)
   --port-base P     first port (default 8000)
-  --host HOST       host name printed in JUDGE_BASE_URL (default: this machine's first address)
+  --host HOST       address vLLM binds to and JUDGE_BASE_URL names (default: bind all interfaces and
+                    print this machine's first address)
   --cap C           per-endpoint concurrency written after '#' (default 32)
   --log-dir DIR     where judge_<i>.log files go (default logs)
   --timeout S       seconds to wait for each replica to become ready (default 1200)
@@ -72,11 +73,17 @@ NGPU=${#GPU_LIST[@]}
 (( REPLICAS * TP <= NGPU )) || die "--replicas $REPLICAS x --tp $TP needs $(( REPLICAS * TP )) GPUs but only $NGPU are available ($GPUS)"
 (( PORT_BASE + REPLICAS - 1 <= 65535 )) || die "--port-base $PORT_BASE leaves no room for $REPLICAS ports"
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# --host: vLLM listens on that address only, and is probed there; without it, on all interfaces (probed on loopback)
+BIND_ARGS=(); PROBE=127.0.0.1
+if [[ -n "$HOST" ]]; then
+  [[ "$HOST" =~ ^[][0-9A-Za-z.:_-]+$ ]] || die "--host must be a host name or IP address, got '$HOST'"
+  HOST=${HOST#[}; HOST=${HOST%]}; BIND_ARGS=(--host "$HOST"); PROBE=$HOST
+fi
+port_open() { (exec 3<>"/dev/tcp/$PROBE/$1") 2>/dev/null; }
 ready() {  # GET /health answers 200 (vLLM serves it once the model is loaded)
   (
-    exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
-    printf 'GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
+    exec 3<>"/dev/tcp/$PROBE/$1" || exit 1
+    printf 'GET /health HTTP/1.0\r\nHost: %s\r\n\r\n' "$PROBE" >&3
     IFS= read -r -t 5 line <&3 || exit 1
     [[ "$line" == "HTTP/"*" 200"* ]]
   ) 2>/dev/null
@@ -113,8 +120,8 @@ for ((i = 0; i < REPLICAS; i++)); do
   port=$(( PORT_BASE + i ))
   log="$LOG_DIR/judge_$i.log"
   info "replica $i: GPUs $slice, port $port, log $log"
-  CUDA_VISIBLE_DEVICES=$slice setsid vllm serve "$MODEL" --port "$port" --tensor-parallel-size "$TP" \
-    ${EXTRA[@]+"${EXTRA[@]}"} >"$log" 2>&1 < /dev/null &
+  CUDA_VISIBLE_DEVICES=$slice setsid vllm serve "$MODEL" ${BIND_ARGS[@]+"${BIND_ARGS[@]}"} --port "$port" \
+    --tensor-parallel-size "$TP" ${EXTRA[@]+"${EXTRA[@]}"} >"$log" 2>&1 < /dev/null &
   PIDS+=($!)
 done
 
@@ -139,7 +146,8 @@ for ((i = 0; i < REPLICAS; i++)); do
 done
 
 URLS=()
-for ((i = 0; i < REPLICAS; i++)); do URLS+=("http://$HOST:$(( PORT_BASE + i ))/v1#$CAP"); done
+URL_HOST=$HOST; [[ "$HOST" != *:* ]] || URL_HOST="[$HOST]"   # an IPv6 address goes in brackets
+for ((i = 0; i < REPLICAS; i++)); do URLS+=("http://$URL_HOST:$(( PORT_BASE + i ))/v1#$CAP"); done
 echo "export JUDGE_BASE_URL=$(IFS=,; echo "${URLS[*]}")"
 echo "export API_PARALLEL=$(( REPLICAS * CAP ))"
 SERVED=$MODEL  # the name clients must ask for: --served-model-name if given

@@ -82,15 +82,17 @@ JUDGE_CRITERIA_TEMPLATE="${JUDGE_CRITERIA_TEMPLATE:-}"
 LOCAL_JUDGE_MODEL="${LOCAL_JUDGE_MODEL:-Qwen/Qwen2.5-7B-Instruct}"
 LOCAL_JUDGE_PORT="${LOCAL_JUDGE_PORT:-8917}"
 LOCAL_JUDGE_GPU_UTIL="${LOCAL_JUDGE_GPU_UTIL:-0.35}"
+LOCAL_JUDGE_HOST="${LOCAL_JUDGE_HOST:-}"
 NNODES="${NNODES:-1}"
 N_GPUS="${N_GPUS:-}"
 N_GPUS_PER_NODE="${N_GPUS_PER_NODE:-${N_GPUS:-1}}"
 N_GPUS="${N_GPUS:-$N_GPUS_PER_NODE}"
 TRAIN_BATCH_SIZE="${TRAIN_BATCH_SIZE:-16}"
 PPO_MINI_BATCH_SIZE="${PPO_MINI_BATCH_SIZE:-8}"
-PPO_MAX_TOKEN_LEN_PER_GPU="${PPO_MAX_TOKEN_LEN_PER_GPU:-16384}"
 MAX_PROMPT_LENGTH="${MAX_PROMPT_LENGTH:-1024}"
 MAX_RESPONSE_LENGTH="${MAX_RESPONSE_LENGTH:-4096}"
+PPO_MAX_TOKEN_LEN_PER_GPU="${PPO_MAX_TOKEN_LEN_PER_GPU:-}"   # default below: max(16384, prompt + response)
+ROLLOUT_MAX_MODEL_LEN="${ROLLOUT_MAX_MODEL_LEN:-}"
 ACTOR_LR="${ACTOR_LR:-1e-6}"
 CRITIC_LR="${CRITIC_LR:-1e-5}"
 ROLLOUT_TP="${ROLLOUT_TP:-1}"
@@ -110,6 +112,18 @@ CKPT_DIR="${CKPT_DIR:-$RUN_DIR/checkpoints/$EXPERIMENT_NAME}"
 INDEX_FILE="$RUN_DIR/running_file/index_${EXPERIMENT_NAME}.json"
 LOG_FILE="$RUN_DIR/logs/${EXPERIMENT_NAME}.log"
 
+# ---------------------------------------------------------------- numbers: checked here, the arithmetic in launch_plan
+for v in NNODES N_GPUS_PER_NODE TRAIN_BATCH_SIZE PPO_MINI_BATCH_SIZE ROLLOUT_N MAX_PROMPT_LENGTH MAX_RESPONSE_LENGTH \
+         ROLLOUT_TP LOCAL_JUDGE_PORT ${PPO_MAX_TOKEN_LEN_PER_GPU:+PPO_MAX_TOKEN_LEN_PER_GPU} \
+         ${ROLLOUT_MAX_MODEL_LEN:+ROLLOUT_MAX_MODEL_LEN}; do
+  case "${!v}" in ''|*[!0-9]*) die "$v=${!v} must be a whole number" ;; esac
+done
+for v in ROLLOUT_GPU_UTIL LOCAL_JUDGE_GPU_UTIL; do
+  [[ "${!v}" =~ ^[0-9]*\.?[0-9]+$ ]] || die "$v=${!v} must be a fraction of the GPU's memory, e.g. 0.4"
+done
+# one whole sequence must fit a GPU micro-batch (verl asserts it): verl's 16384, or prompt + response if longer
+PPO_MAX_TOKEN_LEN_PER_GPU="${PPO_MAX_TOKEN_LEN_PER_GPU:-$(( MAX_PROMPT_LENGTH + MAX_RESPONSE_LENGTH > 16384 ? MAX_PROMPT_LENGTH + MAX_RESPONSE_LENGTH : 16384 ))}"
+
 [ -f "$DATA_DIR/train.parquet" ] || die "DATA_DIR=$DATA_DIR has no train.parquet: build one with \`writing-rl data build --input rows.jsonl --out $DATA_DIR\`"
 VAL_FILE="$DATA_DIR/test.parquet"
 if [ ! -f "$VAL_FILE" ]; then VAL_FILE="$DATA_DIR/train.parquet"; TEST_FREQ=-1; VAL_BEFORE=False; else VAL_BEFORE=True; fi
@@ -119,26 +133,44 @@ done
 [ -z "$JUDGE_TEMPLATE" ] || JUDGE_TEMPLATE="$(cd "$(dirname "$JUDGE_TEMPLATE")" && pwd)/$(basename "$JUDGE_TEMPLATE")"
 [ -z "$JUDGE_CRITERIA_TEMPLATE" ] || JUDGE_CRITERIA_TEMPLATE="$(cd "$(dirname "$JUDGE_CRITERIA_TEMPLATE")" && pwd)/$(basename "$JUDGE_CRITERIA_TEMPLATE")"
 
-# ---------------------------------------------------------------- judge: configured, or local vLLM
-key_for_backend() {
-  local backend="$1"
-  if [ "$backend" = dashscope ]; then [ -n "${DASHSCOPE_API_KEY:-}" ]; else [ -n "${OPENAI_API_KEY:-}" ]; fi
-}
-effective_backend="${JUDGE_BACKEND:-}"
-if [ -z "$effective_backend" ]; then
-  case "${JUDGE_MODEL:-}" in [Qq][Ww][Ee][Nn]*) effective_backend=dashscope ;; *) effective_backend=openai ;; esac
+# ---------------------------------------------------------------- cpu-smoke: the loopback judge when none is configured
+if [ "$CPU_SMOKE" = 1 ] && [ -z "$JUDGE_BASE_URL" ] && [ -z "${OPENAI_API_KEY:-}" ] && [ -z "${DASHSCOPE_API_KEY:-}" ]; then
+  if [ "$PRINT_OVERRIDES" = 0 ] && [ "$DRY_RUN" = 0 ]; then cpu_smoke_start_judge; fi
 fi
-LOCAL_JUDGE=0
-if [ -z "$JUDGE_BASE_URL" ] && ! key_for_backend "$effective_backend"; then
-  if [ "$CPU_SMOKE" = 1 ] && [ "$PRINT_OVERRIDES" = 0 ] && [ "$DRY_RUN" = 0 ]; then
-    cpu_smoke_start_judge
-  else
-    LOCAL_JUDGE=1
-    JUDGE_MODEL="$LOCAL_JUDGE_MODEL"; JUDGE_BACKEND=openai; JUDGE_BASE_URL="http://127.0.0.1:${LOCAL_JUDGE_PORT}/v1"
-  fi
-fi
-JUDGE_MODEL="${JUDGE_MODEL:-gpt-4o-mini}"
+
+# ---------------------------------------------------------------- launch plan: judge, arithmetic (writing_rl/launch_plan.py)
+# Python parses every JUDGE_* variable once, picks the backend, decides on a local vLLM judge (and the address the
+# workers reach it on), and checks GPUs / batches / token budgets / context / memory against verl's assertions.
+# Every judge and pool setting then travels to the workers in verl's config; only keys stay in the environment.
 export JUDGE_MODEL JUDGE_BASE_URL JUDGE_BACKEND JUDGE_TEMPLATE JUDGE_CRITERIA_TEMPLATE API_PARALLEL
+PLAN_ARGS=(--algo "$ALGO" --nnodes "$NNODES" --gpus-per-node "$N_GPUS_PER_NODE" --train-batch-size "$TRAIN_BATCH_SIZE"
+  --mini-batch-size "$PPO_MINI_BATCH_SIZE" --rollout-n "$ROLLOUT_N" --max-prompt-length "$MAX_PROMPT_LENGTH"
+  --max-response-length "$MAX_RESPONSE_LENGTH" --token-len "$PPO_MAX_TOKEN_LEN_PER_GPU" --rollout-tp "$ROLLOUT_TP"
+  --rollout-gpu-util "$ROLLOUT_GPU_UTIL" --model "$BASE_MODEL" --local-judge-model "$LOCAL_JUDGE_MODEL"
+  --local-judge-port "$LOCAL_JUDGE_PORT" --local-judge-gpu-util "$LOCAL_JUDGE_GPU_UTIL")
+[ -z "$ROLLOUT_MAX_MODEL_LEN" ] || PLAN_ARGS+=(--max-model-len "$ROLLOUT_MAX_MODEL_LEN")
+[ -z "$LOCAL_JUDGE_HOST" ] || PLAN_ARGS+=(--local-judge-host "$LOCAL_JUDGE_HOST")
+[ -z "${RAY_ADDRESS:-}" ] || PLAN_ARGS+=(--ray-address "$RAY_ADDRESS")
+plan_rc=0
+PLAN="$("$PYTHON" -m writing_rl.launch_plan "${PLAN_ARGS[@]}")" || plan_rc=$?
+[ "$plan_rc" = 0 ] || [ "$plan_rc" = 2 ] || die "could not run writing_rl.launch_plan with $PYTHON (is the package installed? pip install -e .)"
+[ "$plan_rc" = 0 ] || exit 2
+LOCAL_JUDGE=0; JUDGE_OVERRIDES=()
+while IFS= read -r line; do
+  case "$line" in
+    override=*) JUDGE_OVERRIDES+=("${line#override=}") ;;
+    local_judge=*) LOCAL_JUDGE="${line#*=}" ;;
+    local_judge_host=*) LOCAL_JUDGE_HOST="${line#*=}" ;;
+    judge_model=*) JUDGE_MODEL="${line#*=}" ;;
+    judge_backend=*) JUDGE_BACKEND="${line#*=}" ;;
+    judge_base_url=*) JUDGE_BASE_URL="${line#*=}" ;;
+  esac
+done <<< "$PLAN"
+if [ "$LOCAL_JUDGE" = 1 ]; then export JUDGE_REQUIRES_KEY=0; fi   # the local vLLM judge has no authentication
+if [ "$CPU_SMOKE" = 1 ] && [ "$LOCAL_JUDGE" = 1 ] && [ "$PRINT_OVERRIDES" = 0 ] && [ "$DRY_RUN" = 0 ]; then
+  die "cpu-smoke: JUDGE_MODEL=$JUDGE_MODEL needs a key for its backend ($JUDGE_BACKEND) or a JUDGE_BASE_URL; set one, or unset JUDGE_MODEL to use the loopback judge"
+fi
+export JUDGE_MODEL JUDGE_BASE_URL JUDGE_BACKEND
 
 # ---------------------------------------------------------------- wandb (the key stays in the environment)
 LOGGERS="[console]"
@@ -174,6 +206,7 @@ OVERRIDES=(
   "actor_rollout_ref.ref.log_prob_use_dynamic_bsz=True"
   "actor_rollout_ref.ref.log_prob_max_token_len_per_gpu=$PPO_MAX_TOKEN_LEN_PER_GPU"
 )
+[ -z "$ROLLOUT_MAX_MODEL_LEN" ] || OVERRIDES+=("actor_rollout_ref.rollout.max_model_len=$ROLLOUT_MAX_MODEL_LEN")
 if [ "$ALGO" = ppo ]; then
   OVERRIDES+=(
     "algorithm.adv_estimator=gae"
@@ -183,6 +216,8 @@ if [ "$ALGO" = ppo ]; then
     "critic.model.enable_gradient_checkpointing=True"
     "critic.use_dynamic_bsz=True"
     "critic.ppo_max_token_len_per_gpu=$PPO_MAX_TOKEN_LEN_PER_GPU"
+    # the v1 trainer sizes both critic passes from this key, absent from verl's yaml (default 32768)
+    "+critic.ppo_infer_max_token_len_per_gpu=$PPO_MAX_TOKEN_LEN_PER_GPU"
   )
 else
   OVERRIDES+=(
@@ -205,13 +240,8 @@ OVERRIDES+=(
   "+reward.reward_kwargs.components=$(q "$REWARD_COMPONENTS")"
   "+reward.reward_kwargs.combine=$REWARD_COMBINE"
   "+reward.reward_kwargs.layout=$REWARD_LAYOUT"
-  "+reward.reward_kwargs.judge.model=$(q "$JUDGE_MODEL")"
-  "+reward.reward_kwargs.judge.concurrency=$API_PARALLEL"
+  "${JUDGE_OVERRIDES[@]}"   # every +reward.reward_kwargs.judge.* setting, from the launch plan above
 )
-[ -z "$JUDGE_BACKEND" ] || OVERRIDES+=("+reward.reward_kwargs.judge.backend=$JUDGE_BACKEND")
-[ -z "$JUDGE_BASE_URL" ] || OVERRIDES+=("+reward.reward_kwargs.judge.base_url=$(q "$JUDGE_BASE_URL")")
-[ -z "$JUDGE_TEMPLATE" ] || OVERRIDES+=("+reward.reward_kwargs.judge.template=$(q "$JUDGE_TEMPLATE")")
-[ -z "$JUDGE_CRITERIA_TEMPLATE" ] || OVERRIDES+=("+reward.reward_kwargs.judge.criteria_template=$(q "$JUDGE_CRITERIA_TEMPLATE")")
 OVERRIDES+=(
   "trainer.v1.trainer_mode=writing_rl"
   "trainer.project_name=$(q "$WANDB_PROJECT")"
@@ -254,9 +284,14 @@ fi
 
 PREFLIGHT=("$PYTHON" -m writing_rl.cli.main preflight --data-dir "$DATA_DIR" --index-file "$INDEX_FILE"
   --train-batch-size "$TRAIN_BATCH_SIZE" --rollout-n "$ROLLOUT_N" --epochs "$TOTAL_EPOCHS"
-  --strategy "$REWARD_STRATEGY" --n-gpus "$((N_GPUS_PER_NODE))")
+  --strategy "$REWARD_STRATEGY" --n-gpus-per-node "$N_GPUS_PER_NODE" --nnodes "$NNODES" --algo "$ALGO"
+  --mini-batch-size "$PPO_MINI_BATCH_SIZE" --max-prompt-length "$MAX_PROMPT_LENGTH"
+  --max-response-length "$MAX_RESPONSE_LENGTH" --token-len "$PPO_MAX_TOKEN_LEN_PER_GPU" --rollout-tp "$ROLLOUT_TP"
+  --rollout-gpu-util "$ROLLOUT_GPU_UTIL" --model "$BASE_MODEL")
+[ -z "$ROLLOUT_MAX_MODEL_LEN" ] || PREFLIGHT+=(--max-model-len "$ROLLOUT_MAX_MODEL_LEN")
+[ "$LOCAL_JUDGE" != 1 ] || PREFLIGHT+=(--local-judge-gpu-util "$LOCAL_JUDGE_GPU_UTIL")
 if [ "$LOCAL_JUDGE" = 1 ] && { [ "$DRY_RUN" = 1 ] || [ "$GPUS_FOUND" = 0 ]; }; then
-  say "judge: no JUDGE_BASE_URL and no API key; a training run would serve $LOCAL_JUDGE_MODEL with vLLM on this node"
+  say "judge: no JUDGE_BASE_URL and no API key; a training run would serve $LOCAL_JUDGE_MODEL with vLLM on this node at $JUDGE_BASE_URL"
   PREFLIGHT+=(--skip-judge)
 fi
 
@@ -284,10 +319,10 @@ fi
 
 # ---------------------------------------------------------------- local judge, when none is configured
 if [ "$LOCAL_JUDGE" = 1 ]; then
-  say "judge: starting $LOCAL_JUDGE_MODEL with vLLM on port $LOCAL_JUDGE_PORT (log: logs/judge_*.log)"
+  say "judge: starting $LOCAL_JUDGE_MODEL with vLLM on $LOCAL_JUDGE_HOST:$LOCAL_JUDGE_PORT (log: logs/judge_*.log)"
   JUDGE_LINE_FILE="$RUN_DIR/logs/${EXPERIMENT_NAME}.judge_url"
   rm -f "$JUDGE_LINE_FILE"
-  bash "$ROOT/scripts/serve_judge.sh" "$LOCAL_JUDGE_MODEL" --replicas 1 --tp 1 --host 127.0.0.1 \
+  bash "$ROOT/scripts/serve_judge.sh" "$LOCAL_JUDGE_MODEL" --replicas 1 --tp 1 --host "$LOCAL_JUDGE_HOST" \
     --port-base "$LOCAL_JUDGE_PORT" --log-dir "$RUN_DIR/logs" \
     -- --gpu-memory-utilization "$LOCAL_JUDGE_GPU_UTIL" > "$JUDGE_LINE_FILE" &
   JUDGE_PID=$!

@@ -52,7 +52,8 @@ def overrides_from_script(tmp_path: Path, env: dict[str, str], *extra: str) -> l
     {"ALGO": "ppo"},
     {"ALGO": "grpo", "ROLLOUT_N": "4"},
     {"PRESET": "longwriter-zero"},
-    {"NNODES": "2", "N_GPUS_PER_NODE": "8", "JUDGE_BASE_URL": "http://h1:8000/v1#32,http://h2:8000/v1#16"},
+    {"NNODES": "2", "N_GPUS_PER_NODE": "8", "PPO_MINI_BATCH_SIZE": "16",
+     "JUDGE_BASE_URL": "http://h1:8000/v1#32,http://h2:8000/v1#16"},
 ], ids=["ppo", "grpo", "longwriter-zero", "multi-node-pool"])
 def test_script_overrides_compose_validate_and_resolve_our_manager(tmp_path, tiny_model, algo_env):
     from verl.trainer.ppo.utils import need_critic
@@ -159,3 +160,50 @@ def test_without_judge_or_key_the_local_judge_is_planned(tmp_path, tiny_model):
 def test_bad_settings_are_named(tmp_path, env_extra, message):
     out = run_script(tmp_path, "--print-overrides", env=launcher_env(tmp_path, **env_extra))
     assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr
+
+
+def test_critic_gets_the_same_token_limit_as_the_actor(tmp_path, tiny_model):
+    """The v1 trainer sizes both critic passes from critic.ppo_infer_max_token_len_per_gpu (absent from verl's yaml)."""
+    from verl.utils.config import omega_conf_to_dataclass
+
+    from writing_rl.verl_config import check
+
+    env = launcher_env(tmp_path, BASE_MODEL=tiny_model, PPO_MAX_TOKEN_LEN_PER_GPU="20000", **FAKE_KEYS)
+    cfg, _ = check(overrides_from_script(tmp_path, env))
+    critic = omega_conf_to_dataclass(cfg.critic)
+    # verl/trainer/ppo/v1/trainer_base.py:267-268, run on the same dataclass the trainer builds
+    critic.engine.infer_max_token_len_per_gpu = critic.ppo_infer_max_token_len_per_gpu
+    critic.engine.max_token_len_per_gpu = critic.ppo_infer_max_token_len_per_gpu
+    assert critic.engine.max_token_len_per_gpu == critic.engine.infer_max_token_len_per_gpu == 20000
+    assert cfg.actor_rollout_ref.actor.ppo_max_token_len_per_gpu == 20000
+
+
+def test_long_responses_get_a_token_budget_verl_accepts(tmp_path, tiny_model):
+    """MAX_RESPONSE_LENGTH=16384: the default budget covers prompt + response; a budget below it is refused."""
+    import json
+
+    import torch
+    from tensordict import TensorDict
+    from verl.utils import tensordict_utils as tu
+    from verl.workers.engine.utils import prepare_micro_batches
+
+    model = tmp_path / "model_32k"
+    shutil.copytree(tiny_model, model)
+    conf = json.loads((model / "config.json").read_text())
+    (model / "config.json").write_text(json.dumps({**conf, "max_position_embeddings": 32768}))
+    env = launcher_env(tmp_path, BASE_MODEL=str(model), MAX_RESPONSE_LENGTH="16384", **FAKE_KEYS)
+    budgets = {o.split("=")[0]: int(o.split("=")[1]) for o in overrides_from_script(tmp_path, env)
+               if "max_token_len_per_gpu=" in o}
+    assert len(budgets) == 5 and set(budgets.values()) == {1024 + 16384}  # actor, log-prob, ref, critic (both keys)
+    low = run_script(tmp_path, "--print-overrides", env={**env, "PPO_MAX_TOKEN_LEN_PER_GPU": "16384"})
+    assert low.returncode == 2 and "PPO_MAX_TOKEN_LEN_PER_GPU>=17408" in low.stderr
+    # verl's own micro-batching agrees on both sides of the line (utils/seqlen_balancing.py:384)
+    for budget, fits in ((17408, True), (16384, False)):
+        ids = torch.nested.as_nested_tensor([torch.ones(17408, dtype=torch.long)], layout=torch.jagged)
+        batch = TensorDict({"input_ids": ids}, batch_size=[1])
+        tu.assign_non_tensor(batch, use_dynamic_bsz=True, max_token_len_per_gpu=budget, sp_size=1)
+        if fits:
+            prepare_micro_batches(batch)
+        else:
+            with pytest.raises(AssertionError, match="max_token_len must be greater"):
+                prepare_micro_batches(batch)

@@ -57,15 +57,17 @@ def test_remote_pool_without_key_names_the_variable(monkeypatch):
         PoolBackend(JudgeSettings(model="m", base_url="http://10.1.2.3:8000/v1,http://10.1.2.4:8000/v1"))
 
 
-def test_pool_rejects_dashscope_and_bad_env_knobs(monkeypatch):
+def test_pool_rejects_dashscope_and_the_pool_knobs_come_with_the_settings():
     with pytest.raises(JudgeConfigError, match="JUDGE_BACKEND=openai"):
         PoolBackend(JudgeSettings(model="m", backend="dashscope", base_url="http://127.0.0.1:1/v1,http://127.0.0.1:2/v1"))
-    monkeypatch.setenv("JUDGE_POOL_COOLDOWN", "soon")
+    # the variables are parsed once, where the run is launched; bad values are named there
     with pytest.raises(JudgeConfigError, match="JUDGE_POOL_COOLDOWN='soon'"):
-        PoolBackend(JudgeSettings(model="m", base_url="http://127.0.0.1:1/v1,http://127.0.0.1:2/v1"))
-    monkeypatch.setenv("JUDGE_POOL_COOLDOWN", "2.5")
-    monkeypatch.setenv("JUDGE_POOL_EJECT_AFTER", "5")
-    pool = PoolBackend(JudgeSettings(model="m", base_url="http://127.0.0.1:1/v1,http://127.0.0.1:2/v1"))
+        JudgeSettings.from_env({"JUDGE_POOL_COOLDOWN": "soon"})
+    with pytest.raises(JudgeConfigError, match="JUDGE_POOL_EJECT_AFTER must be at least 1"):
+        JudgeSettings.from_env({"JUDGE_POOL_EJECT_AFTER": "0"})
+    settings = JudgeSettings.from_env({"JUDGE_POOL_COOLDOWN": "2.5", "JUDGE_POOL_EJECT_AFTER": "5", "JUDGE_MODEL": "m",
+                                       "JUDGE_BASE_URL": "http://127.0.0.1:1/v1,http://127.0.0.1:2/v1"})
+    pool = PoolBackend(settings)
     assert (pool.cooldown_s, pool.eject_after) == (2.5, 5)
 
 

@@ -123,3 +123,38 @@ def test_a_new_ray_job_draws_a_new_tag_secret(cluster):
     assert tag_code("template", "reference") != before
     remote = ray.remote(lambda: __import__("writing_rl.judge.tagcode").judge.tagcode.tag_code("template", "reference"))
     assert ray.get(remote.remote()) == tag_code("template", "reference")
+
+
+def test_judge_settings_reach_workers_on_both_nodes_from_the_config(cluster, tmp_path, tiny_tokenizer_dir):
+    """The nodes were started with no JUDGE_* variables: every worker's judge comes from the config alone."""
+    import ray
+    from verl.experimental.reward_loop.reward_loop import RewardLoopManager
+
+    from writing_rl.judge import JudgeSettings
+
+    index = tmp_path / "running_file" / "index_ray_settings.json"
+    create_index(index, range(2))
+    launched = JudgeSettings.from_env({"JUDGE_MODEL": "fake-judge", "JUDGE_RPM": "800", "JUDGE_TIMEOUT": "33",
+                                       "JUDGE_MAX_TOKENS": "700", "JUDGE_POOL_COOLDOWN": "4.5",
+                                       "JUDGE_BASE_URL": "http://127.0.0.1:9/v1#4,http://127.0.0.1:10/v1#4"})
+    overrides = launched.hydra_overrides(prefix="++reward.reward_kwargs.judge.")  # over the helper's test values
+    cfg = compose_reward_config(tiny_tokenizer_dir, str(index), f"'{launched.base_url}'", num_workers=4,
+                                experiment="ray_settings", extra=overrides)
+    for name in ray.util.list_named_actors():  # verl names its workers; free the names an earlier manager holds
+        if name.startswith("reward_loop_worker_"):
+            ray.kill(ray.get_actor(name))
+    manager = RewardLoopManager(cfg)
+
+    def seen(self):
+        import os
+
+        from writing_rl.judge.pool import PoolBackend
+
+        s = self.reward_manager.settings  # what this worker's judge client is built from
+        return (ray.get_runtime_context().get_node_id(), s.rpm, s.timeout_s, s.max_tokens,
+                PoolBackend(s).cooldown_s, "JUDGE_RPM" in os.environ)
+
+    found = ray.get([w.__ray_call__.remote(seen) for w in manager.reward_loop_workers])
+    assert len({f[0] for f in found}) == 2  # workers on both nodes
+    assert {f[1:] for f in found} == {(200.0, 33.0, 700, 4.5, False)}  # rpm 800 split over 4 workers
+

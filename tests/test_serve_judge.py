@@ -28,6 +28,7 @@ import json, os, signal, subprocess, sys, time
 args = sys.argv[1:]
 assert args[0] == "serve", args
 port = int(args[args.index("--port") + 1])
+host = args[args.index("--host") + 1] if "--host" in args else "127.0.0.1"  # vLLM's default: every interface
 if os.environ.get("FAKE_VLLM_FAIL_PORT") == str(port):
     print("fake vllm: CUDA out of memory while loading", args[1], flush=True)
     sys.exit(3)
@@ -38,7 +39,7 @@ from writing_rl.testing.fake_judge import FakeJudgeServer, Reply
 info = dict(pid=os.getpid(), worker=worker.pid, args=args, gpus=os.environ.get("CUDA_VISIBLE_DEVICES"))
 with open(os.path.join(os.environ["FAKE_VLLM_DIR"], f"replica_{{port}}.json"), "w") as f:
     json.dump(info, f)
-srv = FakeJudgeServer(lambda r: Reply(text=f"served by {{port}}\\nVERDICT: A"), port=port).start()
+srv = FakeJudgeServer(lambda r: Reply(text=f"served by {{port}}\\nVERDICT: A"), host=host, port=port).start()
 print("fake vllm: ready on", port, flush=True)
 signal.signal(signal.SIGTERM, lambda *a: (srv.stop(), sys.exit(0)))
 while True:
@@ -126,8 +127,10 @@ def test_starts_replicas_waits_until_ready_serves_a_pool_and_stops_on_sigterm(tm
         replicas = [json.loads((tmp_path / "replicas" / f"replica_{p}.json").read_text()) for p in (port, port + 1)]
         assert [r["gpus"] for r in replicas] == ["0", "1"]  # one GPU each
         for r, p in zip(replicas, (port, port + 1), strict=True):
-            assert r["args"] == ["serve", "judge-model", "--port", str(p), "--tensor-parallel-size", "1",
-                                 "--max-model-len", "8192", "--served-model-name", "my-judge"]
+            # --host binds vLLM to that address (it used to change only the printed URL)
+            assert r["args"] == ["serve", "judge-model", "--host", "127.0.0.1", "--port", str(p),
+                                 "--tensor-parallel-size", "1", "--max-model-len", "8192",
+                                 "--served-model-name", "my-judge"]
         assert (tmp_path / "logs" / "judge_0.log").read_text().startswith("fake vllm: ready on")
 
         settings = JudgeSettings.from_env(env=exports)  # exactly what a user would export

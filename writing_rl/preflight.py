@@ -1,4 +1,4 @@
-"""Preflight checks for a training run: data, index file, judge, cost estimate, GPUs and wandb.
+"""Preflight checks for a training run: data, index file, judge, cost estimate, launch arithmetic, GPUs, wandb.
 
 Each check yields a row (name, status, detail, fix). ``FAIL`` rows are blocking; ``WARN`` rows are
 shown but do not stop the run. Nothing here prints or stores an API key.
@@ -72,6 +72,12 @@ def _check_data(rep: Report, args: Any) -> dict[int, dict] | None:
                 f"{first.message}", f"run `writing-rl data check {args.data_dir}` for the full list")
         return None
     gts = load_ground_truths(args.data_dir, split="train")
+    if len(gts) < args.train_batch_size:
+        # trainer/ppo/v1/trainer_base.py: the training dataloader has drop_last=True
+        rep.add("data", FAIL, f"{len(gts)} training samples in {args.data_dir}, fewer than TRAIN_BATCH_SIZE="
+                f"{args.train_batch_size}: verl drops the incomplete last batch, so no training step would run",
+                f"set TRAIN_BATCH_SIZE<={len(gts)} or add data")
+        return gts
     rep.add("data", WARN if warns else OK, f"{len(gts)} training samples in {args.data_dir}"
             + (f"; {len(warns)} warning(s), e.g. {warns[0].message}" if warns else ""))
     return gts
@@ -166,7 +172,7 @@ def _estimate(rep: Report, args: Any, gts: dict[int, dict] | None, probe: dict[s
     n = len(gts) if gts else 0
     per_cmp = 2 if args.strategy == "both-orders" else 1
     calls = args.train_batch_size * args.rollout_n * per_cmp
-    steps = args.total_steps or (args.epochs * math.ceil(n / args.train_batch_size) if n else 0)
+    steps = args.total_steps or args.epochs * (n // args.train_batch_size)  # verl drops the last partial batch
     est: dict[str, Any] = {"judge_calls_per_step": calls, "steps": steps, "judge_calls_per_run": calls * steps}
     if probe:
         tok = probe["prompt_tokens"] + probe["completion_tokens"]
@@ -250,16 +256,39 @@ def count_gpus() -> int:
     return 0
 
 
+def launch_plan(args: Any) -> Any:
+    """The launch arithmetic's view of the preflight arguments (``writing_rl.launch_check.LaunchPlan``)."""
+    from .launch_check import LaunchPlan
+
+    return LaunchPlan.for_launcher(
+        args.algo, token_len=args.token_len, model=args.model, nnodes=args.nnodes, gpus_per_node=args.n_gpus or 1,
+        train_batch_size=args.train_batch_size, mini_batch_size=args.mini_batch_size, rollout_n=args.rollout_n,
+        max_prompt_length=args.max_prompt_length or 1024, max_response_length=args.max_response_length,
+        rollout_tp=args.rollout_tp, rollout_gpu_util=args.rollout_gpu_util,
+        local_judge_gpu_util=args.local_judge_gpu_util, max_model_len=args.max_model_len,
+    )
+
+
+def _check_launch(rep: Report, args: Any) -> None:
+    from .launch_check import check
+
+    for f in check(launch_plan(args)):
+        rep.add(f.check, f.status, f.detail, f.fix)
+
+
 def _check_gpus(rep: Report, args: Any) -> None:
     found = count_gpus()
     want = args.n_gpus
+    total = f"; the run needs {want * args.nnodes} in total (NNODES={args.nnodes} x N_GPUS_PER_NODE={want})" \
+        if want else ""
     if found == 0:
-        rep.add("GPUs", FAIL if args.require_gpu else WARN, "no NVIDIA GPU found on this machine",
+        rep.add("GPUs", FAIL if args.require_gpu else WARN, "no NVIDIA GPU found on this machine" + total,
                 "training needs GPUs (vLLM rollout, FSDP); run on a GPU node, or use --dry-run to check the setup")
     elif want and found < want:
-        rep.add("GPUs", FAIL, f"{found} GPU(s) found, N_GPUS={want}", f"set N_GPUS={found} or use a bigger node")
+        rep.add("GPUs", FAIL, f"{found} GPU(s) found on this node, N_GPUS_PER_NODE={want}{total}",
+                f"set N_GPUS_PER_NODE={found} or use a bigger node")
     else:
-        rep.add("GPUs", OK, f"{found} GPU(s) found" + (f", N_GPUS={want}" if want else ""))
+        rep.add("GPUs", OK, f"{found} GPU(s) found on this node" + (f", N_GPUS_PER_NODE={want}{total}" if want else ""))
 
 
 def wandb_state() -> str:
@@ -290,6 +319,7 @@ def run_preflight(args: Any) -> Report:
     _check_audit(rep, args, gts, probe)
     _estimate(rep, args, gts, probe)
     _judge_cache_and_cost(rep, args, gts, probe)
+    _check_launch(rep, args)
     _check_gpus(rep, args)
     _check_wandb(rep)
     return rep

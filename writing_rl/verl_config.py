@@ -47,6 +47,9 @@ def _model_unavailable(exc: BaseException) -> bool:
 def check(overrides: list[str], allow_missing_model: bool = False) -> tuple[Any, list[str]]:
     """Compose, resolve Writing-RL's reward manager and trainer through verl, and validate as ``main_ppo`` does.
 
+    Then the pre-launch arithmetic (``launch_check``) on the composed config, so overrides passed through to verl
+    are checked too: a ``FAIL`` raises ``ValueError``.
+
     With ``allow_missing_model``, a model that is neither a local folder nor in the Hugging Face cache
     only skips verl's model-dependent validation (returned as a warning) instead of failing.
     """
@@ -71,6 +74,12 @@ def check(overrides: list[str], allow_missing_model: bool = False) -> tuple[Any,
             raise
         warnings.append(f"model {cfg.actor_rollout_ref.model.path} is not available on this machine (not a local "
                         "folder, not in the Hugging Face cache): verl's model-dependent checks were skipped")
+    from .launch_check import LaunchPlan, failures
+    from .launch_check import check as launch_checks
+
+    failed = failures(launch_checks(LaunchPlan.from_verl_config(cfg)))  # what verl asserts only at run time
+    if failed:
+        raise ValueError("; ".join(f"{f.check}: {f.detail} (fix: {f.fix})" for f in failed))
     return cfg, warnings
 
 

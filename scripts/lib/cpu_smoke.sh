@@ -51,7 +51,7 @@ cpu_smoke_start_judge() {
   done
   JUDGE_BASE_URL="$(sed -n 's/^JUDGE_BASE_URL=//p' "$url_file")"
   [ -n "$JUDGE_BASE_URL" ] || die "the loopback judge did not report its address"
-  JUDGE_MODEL=loopback-judge; JUDGE_BACKEND=openai
+  JUDGE_MODEL=loopback-judge; JUDGE_BACKEND=openai; export JUDGE_BASE_URL JUDGE_MODEL JUDGE_BACKEND
   export OPENAI_API_KEY="loopback-judge-needs-no-key"
   say "judge: no JUDGE_BASE_URL and no API key; using the loopback judge at $JUDGE_BASE_URL (mixed verdicts)"
 }

@@ -3,8 +3,9 @@
 ``JUDGE_BASE_URL=http://h1:8000/v1#32,http://h2:8000/v1#16`` lists endpoints, each with an optional
 capacity after ``#`` (default: ``API_PARALLEL`` split evenly). Each request goes to the endpoint with
 the fewest requests in flight relative to its capacity, waiting for a free slot when all are full.
-An endpoint failing ``JUDGE_POOL_EJECT_AFTER`` times in a row is ejected for ``JUDGE_POOL_COOLDOWN``
-seconds; then one request probes it and decides re-admission (a failed probe doubles the cool-down).
+An endpoint failing ``pool_eject_after`` times in a row (``JUDGE_POOL_EJECT_AFTER``) is ejected for
+``pool_cooldown_s`` seconds (``JUDGE_POOL_COOLDOWN``), both judge settings carried in verl's config;
+then one request probes it and decides re-admission (a failed probe doubles the cool-down).
 A transient fault (connection refused or dropped, timeout, 5xx, malformed reply) is retried at once
 on another endpoint inside the same call, so a dying server costs latency, not client attempts; a
 429 makes that endpoint "full" for its Retry-After. Configuration errors (401, 404) propagate.
@@ -16,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import os
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -86,19 +86,6 @@ def parse_pool(base_url: str, concurrency: int) -> list[EndpointSpec]:
     return specs
 
 
-def _env_number(name: str, cast: type, default: Any, minimum: float) -> Any:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = cast(raw)
-    except ValueError:
-        value = None
-    if value is None or value < minimum:
-        raise JudgeConfigError(f"{name}={raw!r} must be a {cast.__name__} >= {minimum:g}; fix or unset it")
-    return value
-
-
 def _percentile(sorted_values: list[float], q: float) -> float:
     """Nearest-rank percentile of an already sorted, non-empty list."""
     k = max(0, math.ceil(q / 100 * len(sorted_values)) - 1)
@@ -140,8 +127,8 @@ class PoolBackend:
         if settings.backend != "openai":
             raise JudgeConfigError("a judge pool (comma-separated JUDGE_BASE_URL) needs JUDGE_BACKEND=openai")
         self.settings = settings
-        self.eject_after = eject_after or _env_number("JUDGE_POOL_EJECT_AFTER", int, 3, 1)
-        self.cooldown_s = cooldown_s or _env_number("JUDGE_POOL_COOLDOWN", float, 30.0, 0.001)
+        self.eject_after = eject_after or settings.pool_eject_after
+        self.cooldown_s = cooldown_s or settings.pool_cooldown_s
         self.max_cooldown_s = max(self.cooldown_s, max_cooldown_s or self.cooldown_s * 10)
         specs = parse_pool(settings.base_url or "", settings.concurrency)
         self.endpoints = [Endpoint(s, settings, self.cooldown_s) for s in specs]

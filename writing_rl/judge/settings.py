@@ -1,7 +1,11 @@
 """Judge settings: one dataclass, read from the environment or from verl's config, never holding a key.
 
-API keys are read from the environment at call time (``api_key()``) and are never stored on the
-settings object, so printing or logging settings cannot leak them.
+On the machine that launches a run the ``JUDGE_*`` variables are parsed once (``from_env``) and sent
+to verl as ``+reward.reward_kwargs.judge.*`` overrides (``hydra_overrides``), so every reward worker
+on every node reads the same settings from the config (``from_mapping``, which ignores the worker's
+environment) and the logged config records them. Only API keys come from the environment, at call
+time (``api_key()``); they are never stored on the settings object, so printing or logging settings
+cannot leak them.
 """
 
 from __future__ import annotations
@@ -30,8 +34,22 @@ def _num(env: Mapping[str, str], name: str, cast: type, default: Any) -> Any:
         raise JudgeConfigError(f"{name}={raw!r} is not a valid {cast.__name__}; fix or unset it") from None
 
 
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = str(env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise JudgeConfigError(f"{name}={raw!r} must be 1/true or 0/false; fix or unset it")
+
+
 def infer_backend(model: str, explicit: str | None) -> str:
-    """Pick the backend: ``JUDGE_BACKEND`` if set, else the original rule (``qwen*`` -> DashScope)."""
+    """Pick the backend: ``JUDGE_BACKEND`` if set, else the original rule (``qwen*`` -> DashScope).
+
+    The one place this rule lives: the launcher asks ``writing_rl.launch_check`` rather than repeating it.
+    """
     if explicit:
         b = explicit.strip().lower()
         if b not in BACKENDS:
@@ -45,6 +63,18 @@ def is_local_url(url: str | None) -> bool:
         return False
     host = (urlparse(url).hostname or "").lower()
     return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def hydra_value(value: Any) -> str:
+    """One override value: numbers and booleans bare, ``None`` as ``null``, strings single-quoted."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    text = str(value).replace("'", "\\'")
+    return f"'{text}'"
 
 
 @dataclass(frozen=True)
@@ -67,6 +97,9 @@ class JudgeSettings:
     template: str | None = None
     criteria_template: str | None = None
     extra_body: dict[str, Any] = field(default_factory=dict)
+    pool_eject_after: int = 3  # JUDGE_POOL_EJECT_AFTER: failures in a row that take an endpoint out
+    pool_cooldown_s: float = 30.0  # JUDGE_POOL_COOLDOWN: seconds out before a probe
+    requires_key: bool = True  # False for a judge without authentication (the launcher's own vLLM judge)
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -79,6 +112,10 @@ class JudgeSettings:
             raise JudgeConfigError(f"JUDGE_TIMEOUT must be > 0 seconds, got {self.timeout_s}")
         if self.max_candidate_chars < 200:
             raise JudgeConfigError(f"JUDGE_MAX_CHARS must be at least 200, got {self.max_candidate_chars}")
+        if self.pool_eject_after < 1:
+            raise JudgeConfigError(f"JUDGE_POOL_EJECT_AFTER must be at least 1, got {self.pool_eject_after}")
+        if self.pool_cooldown_s < 0.001:
+            raise JudgeConfigError(f"JUDGE_POOL_COOLDOWN must be at least 0.001 seconds, got {self.pool_cooldown_s}")
 
     @property
     def key_env(self) -> str:
@@ -90,7 +127,7 @@ class JudgeSettings:
         key = (env.get(self.key_env) or "").strip()
         if key:
             return key
-        if self.backend == "openai" and is_local_url(self.base_url):
+        if not self.requires_key or (self.backend == "openai" and is_local_url(self.base_url)):
             return "EMPTY"  # a local vLLM judge needs no key
         hint = (
             f"{self.key_env} is not set: export it (or put it in an untracked .env file) before running. "
@@ -127,13 +164,32 @@ class JudgeSettings:
             "max_candidate_chars": _num(env, "JUDGE_MAX_CHARS", int, 48000),
             "template": env.get("JUDGE_TEMPLATE") or None,
             "criteria_template": env.get("JUDGE_CRITERIA_TEMPLATE") or None,
+            "pool_eject_after": _num(env, "JUDGE_POOL_EJECT_AFTER", int, 3),
+            "pool_cooldown_s": _num(env, "JUDGE_POOL_COOLDOWN", float, 30.0),
+            "requires_key": _flag(env, "JUDGE_REQUIRES_KEY", True),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
+    def hydra_overrides(self, prefix: str = "+reward.reward_kwargs.judge.") -> list[str]:
+        """Every setting as a Hydra override (values quoted like the launcher's ``q``); ``None`` -> ``null``."""
+        out = []
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, dict):
+                if value:
+                    raise JudgeConfigError(f"judge setting {f.name} cannot be passed on the command line")
+                continue
+            out.append(f"{prefix}{f.name}={hydra_value(value)}")
+        return out
+
     @classmethod
-    def from_mapping(cls, cfg: Mapping[str, Any] | None, env: Mapping[str, str] | None = None) -> JudgeSettings:
-        """Settings from a config mapping (verl's ``reward.reward_kwargs.judge``) over the environment."""
+    def from_mapping(cls, cfg: Mapping[str, Any] | None) -> JudgeSettings:
+        """Settings from verl's ``reward.reward_kwargs.judge`` alone; unset keys take the defaults.
+
+        The worker's environment is not consulted (it differs from node to node); the launcher puts
+        every ``JUDGE_*`` variable into the config. Keys are still read from the environment.
+        """
         cfg = dict(cfg or {})
         unknown = set(cfg) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
@@ -141,4 +197,4 @@ class JudgeSettings:
                 f"unknown judge setting(s) {sorted(unknown)} in reward.reward_kwargs.judge; "
                 f"known: {sorted(f.name for f in dataclasses.fields(cls))}"
             )
-        return cls.from_env(env, **cfg)
+        return cls.from_env({}, **cfg)
