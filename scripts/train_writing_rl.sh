@@ -54,7 +54,7 @@ if [ "$CPU_SMOKE" = 1 ]; then
   # shellcheck source=lib/cpu_smoke.sh
   . "$ROOT/scripts/lib/cpu_smoke.sh"
   cpu_smoke_defaults
-  [ "$PRINT_OVERRIDES" = 1 ] || cpu_smoke_prepare
+  cpu_smoke_prepare
 fi
 
 # ---------------------------------------------------------------- settings (README: Variables)

@@ -91,6 +91,10 @@ def test_step_metrics_reach_the_console(grpo: dict[str, Any]) -> None:
         assert m["writing_rl/judgments"] == 2 * len(TARGETS)  # rollout.n = 2
         assert m["writing_rl/advanced"] == sum(after[t] != levels[t] for t in TARGETS)
         assert m["writing_rl/level_mean"] == pytest.approx(sum(after.values()) / len(after))
+        # both rollouts of a sample share the judge prompt up to the response: the loopback judge's prefix
+        # cache reports the repeat, and the step metrics carry it
+        assert m["writing_rl/judge_cached_prompt_tokens"] > 0 and 0 < m["writing_rl/judge_cached_share"] < 1
+        assert 0 < m["writing_rl/reward_wall_s"] < m["timing_s/step"]
         levels = after
 
 
