@@ -59,6 +59,9 @@ def write_data(out: Path, n_topics: int = 4, val_copy: bool = True) -> dict[int,
 class LadderJudge:
     """Policy (answer B) beats reference ``[[topic-T level-L]]`` (answer A) iff L < targets[T].
 
+    Reference-against-reference prompts (the preflight's small judge audit) are answered by level, as a
+    perfect judge would, and not recorded.
+
     Every judgment is recorded as (topic, level, verdict). ``status`` makes every call fail with that
     HTTP status; ``fail_every`` answers without a verdict line on every k-th call.
     """
@@ -75,6 +78,9 @@ class LadderJudge:
         m = MARK.search(answer_block(req.prompt, "A"))
         if m is None:
             return Reply(text="The reference could not be found.\nVERDICT: TIE")
+        other = MARK.search(answer_block(req.prompt, "B"))
+        if other is not None:  # the preflight's judge audit compares two references: rank them by level, unrecorded
+            return Reply(text=f"VERDICT: {'B' if int(other.group(2)) > int(m.group(2)) else 'A'}")
         topic, level = int(m.group(1)), int(m.group(2))
         with self.lock:
             self.calls.append((topic, level, "?"))
