@@ -48,7 +48,7 @@ def grpo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     with FakeJudgeServer(judge) as srv:
         env = base_env(root, data, "e2e_grpo", srv.base_url, ALGO="grpo", ROLLOUT_N=2, SAVE_FREQ=2)
         first = launch(root, dict(env, TOTAL_TRAINING_STEPS=6), [],
-                       kill_when=lambda seen: 3 in seen)
+                       kill_when=lambda seen, log: 3 in seen and "step:3 -" in log)  # closed and logged
         calls_first = list(judge.calls)
         resumed = launch(root, dict(env, TOTAL_TRAINING_STEPS=3), ["trainer.val_before_train=False"])
         sidecar = root / "running_file" / "index_e2e_grpo.state.json"

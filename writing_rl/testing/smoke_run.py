@@ -59,10 +59,10 @@ def _sidecar_step(index_file: Path) -> int | None:
 
 
 def launch(run_dir: Path, env: dict[str, Any], args: list[str], *, timeout_s: float = 900,
-           kill_when: Callable[[dict[int, dict[str, int]]], bool] | None = None) -> Run:
+           kill_when: Callable[[dict[int, dict[str, int]], str], bool] | None = None) -> Run:
     """Run the launcher with ``--cpu-smoke`` in ``run_dir``; record the index file after every step close.
 
-    ``kill_when(index_by_step)`` is polled; when it returns True the whole run is killed with SIGKILL
+    ``kill_when(index_by_step, log_so_far)`` is polled; when it returns True the whole run is killed with SIGKILL
     (a crash). A run that outlives ``timeout_s`` is killed and reported as a hang.
     """
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -86,7 +86,7 @@ def launch(run_dir: Path, env: dict[str, Any], args: list[str], *, timeout_s: fl
                 except (OSError, ValueError):
                     pass
                 last_step = step
-            if kill_when is not None and kill_when(index_by_step):
+            if kill_when is not None and kill_when(index_by_step, log_path.read_text(errors="replace")):
                 os.killpg(proc.pid, signal.SIGKILL)
                 killed = True
                 break
