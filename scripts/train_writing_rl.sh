@@ -262,7 +262,7 @@ if [ "$CPU_SMOKE" = 1 ]; then cpu_smoke_overrides; OVERRIDES+=("${CPU_OVERRIDES[
 OVERRIDES+=("${PASSTHROUGH[@]+"${PASSTHROUGH[@]}"}")
 
 if [ "$PRINT_OVERRIDES" = 1 ]; then
-  printf '%s\n' "${OVERRIDES[@]}"
+  printf '%s\n' "${OVERRIDES[@]}" | "$PYTHON" -m writing_rl.redact   # URL passwords and keys never printed
   exit 0
 fi
 
@@ -298,7 +298,7 @@ fi
 # ---------------------------------------------------------------- dry run: command, config, preflight
 if [ "$DRY_RUN" = 1 ]; then
   echo "# verl command:"
-  printf '%q ' "$PYTHON" -m verl.trainer.main_ppo "${OVERRIDES[@]}"; echo
+  { printf '%q ' "$PYTHON" -m verl.trainer.main_ppo "${OVERRIDES[@]}"; echo; } | "$PYTHON" -m writing_rl.redact
   echo "# composed verl config (verl 0.9.1 ppo_trainer + the overrides above):"
   "$PYTHON" -m writing_rl.verl_config --allow-missing-model "${OVERRIDES[@]}" || die "verl rejected the configuration (above)"
   echo "# preflight:"

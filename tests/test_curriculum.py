@@ -244,7 +244,7 @@ def test_ladders_from_the_data_catch_a_foreign_index_and_levels_beyond_a_ladder(
     with pytest.raises(CurriculumError, match=r"2 training sample\(s\) are not in .*\['7', '9'\].*create_index_file"):
         s.learn_ladders({"0": 2, "7": 2, "9": 2})
     s.levels["1"] = 3
-    with pytest.raises(CurriculumError, match="sample 1: level 3 is beyond its last reference"):
+    with pytest.raises(CurriculumError, match=r"sample 1 is at level 3 with 3 reference\(s\)"):
         s.learn_ladders({"0": 2, "1": 2, "2": 2, "3": 2})
     s.levels["1"] = 2
     s.learn_ladders({"0": 2, "1": 2, "2": 2, "3": 2})

@@ -29,8 +29,8 @@ def run_requests(settings: JudgeSettings, n: int):
 
 def test_requests_are_shared_in_proportion_to_capacity():
     with (
-        FakeJudgeServer(lambda r: Reply(delay_s=0.02)) as small,
-        FakeJudgeServer(lambda r: Reply(delay_s=0.02)) as large,
+        FakeJudgeServer(lambda r: Reply(delay_s=0.1)) as small,
+        FakeJudgeServer(lambda r: Reply(delay_s=0.1)) as large,
     ):
         results, m = run_requests(settings_for([f"{small.base_url}#8", f"{large.base_url}#24"], 32), 200)
         assert all(r.ok and r.attempts == 1 for r in results)

@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .redact import public_url, scrub
+
 OK, WARN, FAIL, INFO = "ok", "warn", "FAIL", "info"
 
 
@@ -33,7 +35,7 @@ class Report:
     estimates: dict[str, Any] = field(default_factory=dict)
 
     def add(self, *args: str) -> None:
-        self.rows.append(Row(*args))
+        self.rows.append(Row(*(scrub(a) for a in args)))  # a server may echo the key into an error
 
     @property
     def ok(self) -> bool:
@@ -114,7 +116,7 @@ def _check_index(rep: Report, args: Any, gts: dict[int, dict] | None) -> None:
 
 
 def _check_judge(rep: Report, args: Any, gts: dict[int, dict] | None) -> dict[str, float] | None:
-    from .judge import JudgeConfigError, JudgeError, JudgeSettings, PairwiseJudge
+    from .judge import JudgeClient, JudgeConfigError, JudgeError, JudgeSettings, PairwiseJudge
 
     try:
         settings = JudgeSettings.from_env()
@@ -125,7 +127,7 @@ def _check_judge(rep: Report, args: Any, gts: dict[int, dict] | None) -> dict[st
     except (JudgeConfigError, JudgeError, FileNotFoundError) as e:
         rep.add("judge config", FAIL, str(e), "set JUDGE_MODEL / JUDGE_BASE_URL / the API key variable")
         return None
-    where = settings.base_url or settings.backend
+    where = public_url(settings.base_url) or settings.backend
     rep.add("judge config", OK, f"model {settings.model} via {settings.backend} ({where}), "
             f"API_PARALLEL={settings.concurrency}")
     if args.skip_judge:
@@ -139,9 +141,18 @@ def _check_judge(rep: Report, args: Any, gts: dict[int, dict] | None) -> dict[st
         question, reference = "Write two sentences about autumn.", "Autumn comes. Leaves fall."
         response = "Autumn arrives quietly, in the smell of woodsmoke. The maples let go one red leaf at a time."
     t0 = time.monotonic()
+
+    async def probe() -> Any:
+        client = JudgeClient(settings)
+        judge._client = client
+        try:
+            return await judge.compare(question, reference, response, gts[min(gts)].get("criteria") if gts else None,
+                                       "position-disadvantage")
+        finally:
+            await client.close()  # no "Unclosed client session" at exit
+
     try:
-        j = asyncio.run(judge.compare(question, reference, response, gts[min(gts)].get("criteria") if gts else None,
-                                      "position-disadvantage"))
+        j = asyncio.run(probe())
     except JudgeConfigError as e:
         rep.add("judge call", FAIL, str(e), "fix the setting it names")
         return None

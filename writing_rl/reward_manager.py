@@ -26,7 +26,7 @@ from .curriculum.hooks import root_message
 from .curriculum.index_file import sample_key
 from .curriculum.owner import OwnerHandle, get_owner
 from .curriculum.state import CurriculumError
-from .judge import JudgeInputError, PairwiseJudge
+from .judge import JudgeInputError, PairwiseJudge, format_criteria
 from .judge.text import strip_reasoning
 from .rewards.combine import combine_group_normalized, combine_weighted
 from .rewards.config import local_scores
@@ -72,14 +72,29 @@ def parse_sample(ground_truth: Any, extra_info: dict[str, Any] | None) -> Sample
         targets = [target]
     elif target is None:
         targets = []
+    elif isinstance(target, (dict, bytes)) or not hasattr(target, "__iter__"):
+        raise CurriculumError(f"sample {key}: reward_model.ground_truth.target must be a list of reference texts, "
+                              f"got {type(target).__name__}; rebuild the data with `writing-rl data build`")
     else:
-        targets = [str(t) for t in list(target)]
+        targets = list(target)
+    for j, t in enumerate(targets):  # never judge the text form of a number, a dict or None
+        if not isinstance(t, str):
+            raise CurriculumError(f"sample {key}: reward_model.ground_truth.target[{j}] must be text, got "
+                                  f"{type(t).__name__}; fix the data (`writing-rl data check` lists every such row)")
     if not targets or any(not t.strip() for t in targets):
         raise CurriculumError(f"sample {key}: reward_model.ground_truth.target is empty or has an empty reference")
     prompt = gt.get("prompt")
     if not isinstance(prompt, str) or not prompt.strip():
         raise CurriculumError(f"sample {key}: reward_model.ground_truth.prompt is missing or empty")
-    return Sample(key, prompt, targets, gt.get("criteria"), gt)
+    criteria = gt.get("criteria")
+    if hasattr(criteria, "tolist") and not isinstance(criteria, str):  # a list column read through numpy
+        criteria = criteria.tolist()
+    if criteria is not None:
+        try:
+            format_criteria(criteria)
+        except JudgeInputError as e:
+            raise CurriculumError(f"sample {key}: reward_model.ground_truth.criteria: {e}") from None
+    return Sample(key, prompt, targets, criteria, gt)
 
 
 @register("parallel")

@@ -13,6 +13,7 @@ from typing import Any
 
 from .curriculum.state import CurriculumConfig
 from .judge import STRATEGIES, JudgeSettings
+from .redact import with_credentials
 from .rewards.config import RewardConfig
 
 _OPTION_KEYS = {
@@ -83,6 +84,8 @@ def options_from_config(config: Any) -> tuple[RewardOptions, JudgeSettings, Rewa
         raise ValueError(f"reward.reward_kwargs.strategy={opts.strategy!r} is not one of {', '.join(STRATEGIES)}")
     opts.curriculum()
     settings = JudgeSettings.from_mapping(judge_cfg)
+    if settings.base_url:  # the config may hold the URL without its password; the environment supplies it
+        settings = settings.replace(base_url=with_credentials(settings.base_url))
     workers = max(1, int(config.reward.get("num_workers", 1) or 1))
     if workers > 1:  # API_PARALLEL and the rate limits are totals over all reward workers
         settings = settings.replace(

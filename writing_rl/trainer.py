@@ -24,7 +24,7 @@ from verl.trainer.ppo.v1.trainer_base import register_trainer
 from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
 
 from .curriculum.hooks import CurriculumDriver, TrainingStopped, say
-from .data.check import ladder_sizes
+from .data.check import load_ladders
 from .run_config import options_from_config
 
 
@@ -46,7 +46,8 @@ class WritingRLTrainer(PPOTrainerSync):
         files = self.config.data.train_files
         files = [files] if isinstance(files, str) else list(files)
         trainer_cfg: Any = OmegaConf.to_container(self.config.trainer, resolve=True)
-        self.curriculum = CurriculumDriver(opts.curriculum(), trainer_cfg, ladder_sizes(files))
+        ladders = {k: v for f in files for k, v in load_ladders(f).items()}
+        self.curriculum = CurriculumDriver(opts.curriculum(), trainer_cfg, ladders)
         super().init()
         gen_batch_size = self.config.data.get("gen_batch_size", None) or self.config.data.train_batch_size
         say(f"verl sync path: replay buffer {type(self.replay_buffer).__name__}, gen_batch_size {gen_batch_size}")

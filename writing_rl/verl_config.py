@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-SECRET_MARKERS = ("API_KEY", "TOKEN", "SECRET", "PASSWORD")
+from .redact import redact_config, scrub
 
 
 def verl_config_dir() -> str:
@@ -23,16 +23,6 @@ def compose(overrides: list[str], config_name: str = "ppo_trainer") -> Any:
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=verl_config_dir(), version_base=None):
         return hydra_compose(config_name=config_name, overrides=list(overrides))
-
-
-def redact(obj: Any) -> Any:
-    """A copy of a plain config tree with any secret-looking value replaced (for printing/logging)."""
-    if isinstance(obj, dict):
-        return {k: ("<redacted>" if any(m in str(k).upper() for m in SECRET_MARKERS) else redact(v))
-                for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [redact(v) for v in obj]
-    return obj
 
 
 def _model_unavailable(exc: BaseException) -> bool:
@@ -100,14 +90,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg, warnings = check(args, allow_missing_model="--allow-missing-model" in flags)
     except Exception as e:  # composition and validation errors are the user's to fix
-        print(f"error: verl rejected the configuration: {type(e).__name__}: {e}", file=sys.stderr)
+        print(scrub(f"error: verl rejected the configuration: {type(e).__name__}: {e}"), file=sys.stderr)
         return 2
     if "--quiet" not in flags:
         import yaml
 
-        print(yaml.safe_dump(redact(OmegaConf.to_container(cfg, resolve=False)), sort_keys=False, width=120))
+        print(yaml.safe_dump(redact_config(OmegaConf.to_container(cfg, resolve=False)), sort_keys=False, width=120))
     for w in warnings:
-        print(f"warning: {w}")
+        print(scrub(f"warning: {w}"))
     print("verl config: composed and validated; reward manager = writing_rl ParallelRewardManager, trainer mode = "
           f"{cfg.trainer.v1.trainer_mode}")
     return 0

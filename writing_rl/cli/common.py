@@ -8,11 +8,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..errors import WritingRLError
 from ..judge import JudgeSettings, PairwiseJudge
 from ..judge.templates import load_template, read_text_file
+from ..redact import scrub
 
 
-class CliError(Exception):
+class CliError(WritingRLError):
     """An error for the user: printed as one line, exit code 2, no traceback."""
 
 
@@ -28,12 +30,24 @@ def read_user_text(path: str | None, what: str) -> str | None:
         raise CliError(str(e)) from None
 
 
+def cannot_write(target: Any, e: OSError, option: str) -> str:
+    """One line for a failed write: what could not be written, why, and which option to change."""
+    if isinstance(e, (FileExistsError, NotADirectoryError)):
+        blocking = Path(e.filename or target)
+        while not blocking.exists() and blocking != blocking.parent:  # the first part of the path that exists
+            blocking = blocking.parent
+        why = f"{blocking} is a file, not a folder"
+    else:
+        why = (f"{e.filename}: " if e.filename and str(e.filename) != str(target) else "") + str(e.strerror or e)
+    return f"cannot write {target}: {why}; choose a folder you can write to with {option}"
+
+
 def print_json(obj: Any) -> None:
-    print(json.dumps(obj, ensure_ascii=False, indent=None, default=str))
+    print(scrub(json.dumps(obj, ensure_ascii=False, indent=None, default=str)))
 
 
 def fail(msg: str, code: int = 2) -> int:
-    print(f"error: {msg}", file=sys.stderr)
+    print(f"error: {scrub(msg)}", file=sys.stderr)
     return code
 
 

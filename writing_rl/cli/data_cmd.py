@@ -8,7 +8,7 @@ import os
 from ..data.build import build_dataset, read_jsonl
 from ..data.check import check_dataset
 from ..data.schema import DEFAULT_DATA_SOURCE, DataError
-from .common import fail, print_json
+from .common import cannot_write, fail, print_json
 
 
 def _judge_chars_default() -> int:
@@ -49,6 +49,8 @@ def run_build(args: argparse.Namespace) -> int:
                           seed=args.seed, data_source=args.data_source, labels=labels)
     except DataError as e:
         return fail(str(e))
+    except OSError as e:
+        return fail(cannot_write(args.out, e, "--out"))
     if args.json:
         print_json(s)
         return 0

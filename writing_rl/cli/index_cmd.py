@@ -8,7 +8,7 @@ from pathlib import Path
 from ..curriculum.index_file import IndexFileError, create_index, sample_key
 from ..curriculum.inspect import plot_history, summary
 from ..data.schema import DataError
-from .common import fail, print_json
+from .common import cannot_write, fail, print_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -62,8 +62,12 @@ def run_create(args: argparse.Namespace) -> int:
         ids = list(range(args.data_num)) if args.data_num is not None else ids_from_data(args.data)
         path = Path(args.dir) / f"index_{args.experiment}.json"
         create_index(path, ids, overwrite=args.force)
-    except (FileExistsError, FileNotFoundError, IndexFileError, ValueError, DataError) as e:
+    except (IndexFileError, ValueError, DataError) as e:
         return fail(str(e))
+    except OSError as e:
+        if e.filename is None:  # ours: "already exists", "does not exist", with the fix in the message
+            return fail(str(e))
+        return fail(cannot_write(Path(args.dir) / f"index_{args.experiment}.json", e, "--dir"))
     print(f"wrote {path} with {len(ids)} samples at level 0")
     return 0
 
@@ -106,5 +110,7 @@ def run_plot(args: argparse.Namespace) -> int:
         path = plot_history(args.index_file, out)
     except (ValueError, FileNotFoundError) as e:
         return fail(str(e))
+    except OSError as e:
+        return fail(cannot_write(out, e, "--out"))
     print(f"wrote {path}")
     return 0

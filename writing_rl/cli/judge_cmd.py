@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+from typing import Any
 
-from ..judge import STRATEGIES, JudgeConfigError, JudgeError
+from ..judge import STRATEGIES, JudgeClient, JudgeError
 from ..judge.compare import HIDDEN_CODE
 from . import audit_cmd
 from .common import CliError, add_judge_options, fail, make_judge, print_json, read_user_text
@@ -56,14 +57,17 @@ def run(args: argparse.Namespace) -> int:
             q, ref, ans, _ = judge.prepare(question or "", reference or "", response or "")
             print(judge.render(q, ref, ans, criteria, code=HIDDEN_CODE))  # the real tag code stays secret
             print("=" * 72)
-        result = asyncio.run(judge.compare(question or "", reference or "", response or "", criteria, args.strategy))
-    except CliError as e:
-        return fail(str(e))
-    except JudgeConfigError as e:
-        return fail(str(e))
-    except JudgeError as e:
-        return fail(str(e))
-    except FileNotFoundError as e:
+
+        async def go() -> Any:
+            client = JudgeClient(judge.settings)
+            judge._client = client
+            try:
+                return await judge.compare(question or "", reference or "", response or "", criteria, args.strategy)
+            finally:
+                await client.close()  # no "Unclosed client session" at exit
+
+        result = asyncio.run(go())
+    except (CliError, JudgeError, FileNotFoundError) as e:
         return fail(str(e))
     out = result.to_dict()
     if args.json:

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from .index_file import read_index, state_path
+from .index_file import IndexFileError, read_index, read_sidecar, state_path
 
 
 def load_sidecar(index_file: str | Path) -> dict[str, Any]:
-    p = state_path(index_file)
-    if not p.is_file():
-        return {}
-    try:
-        return json.loads(p.read_text(encoding="utf-8"))
-    except ValueError:
-        return {}
+    """The sidecar's content ({} when there is none); a malformed one is an error naming the file and field."""
+    side, problems = read_sidecar(index_file)
+    if problems:
+        raise IndexFileError(f"{problems[0]}; fix or delete that file (it holds only the last step, reference "
+                             f"counts and history; the levels are in {index_file})")
+    return side
 
 
 def summary(index_file: str | Path, ref_counts: dict[str, int] | None = None) -> dict[str, Any]:

@@ -12,7 +12,10 @@ Semantics:
 * Reference modes: ``dynamic`` (the index), ``fixed:K``, ``best`` (the last reference) and
   ``self`` (level 0). Only ``dynamic`` advances.
 * A manual edit of the index file is picked up at the next step boundary if valid; an invalid
-  edit is kept aside as ``<file>.rejected-<time>`` and the last good state is written back.
+  edit is kept aside as ``<file>.rejected-<time>`` and the last good state is written back. An edit
+  saved while a step closes is caught by the compare-and-swap write (``index_sync.py``) and merged
+  (its values win) or rejected the same way; an edit saved in place is re-read until complete.
+  Levels are checked against each sample's ladder (``learn_ladders``, or the drawn samples').
 """
 
 from __future__ import annotations
@@ -28,8 +31,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..atomic import atomic_write_text
-from .index_file import IndexFileError, atomic_write_json, parse_index, read_index, sample_key, state_path
+from ..atomic import atomic_write_text, remove_orphan_temps
+from ..errors import WritingRLError
+from .index_file import IndexFileError, decode_index, read_index, read_sidecar, sample_key, state_path
+from .index_sync import IndexFile, digest, read_bytes, read_settled
 
 log = logging.getLogger("writing_rl.curriculum")
 
@@ -37,7 +42,7 @@ RULES = ("any", "majority", "all")
 SNAPSHOT_VERSION = 1
 
 
-class CurriculumError(RuntimeError):
+class CurriculumError(WritingRLError, RuntimeError):
     """Data and curriculum disagree (unknown id, empty references, level out of range)."""
 
 
@@ -146,83 +151,171 @@ class CurriculumState:
         self.history: list[dict[str, Any]] = []
         self.events: list[str] = []
         self.pool: dict[str, dict[str, float]] = {}  # latest judge-pool counters per reward worker
-        self._written_sig: tuple[int, int] | None = None
         self._max_level_json: str | None = None
+        self._file = IndexFile(self.index_path, read_bytes(self.index_path))  # what the owner has seen
+        self._parsed: dict[bytes, dict[str, int]] = {}  # levels of file contents already parsed, by digest
+        for path in (self.index_path, self.state_path):  # temp files of writers killed mid-write
+            for orphan in remove_orphan_temps(path):
+                log.info("[curriculum] removed %s, left by a writer that was stopped mid-write", orphan)
         self._load_sidecar()
-        self._remember_file_signature()
 
     # ------------------------------------------------------------------ file sync
-    def _signature(self) -> tuple[int, int] | None:
-        try:
-            st = os.stat(self.index_path)
-        except FileNotFoundError:
-            return None
-        return (st.st_mtime_ns, st.st_size)
-
-    def _remember_file_signature(self) -> None:
-        self._written_sig = self._signature()
-
     def _load_sidecar(self) -> None:
-        if not self.state_path.is_file():
-            return
-        try:
+        side, problems = read_sidecar(self.index_path)
+        for problem in problems:  # the sidecar holds no levels: use what is sound, say what is not
+            log.warning("[curriculum] ignoring part of the curriculum sidecar: %s", problem)
+        self.last_finalized = side.get("step", 0)
+        self.current_step = self.last_finalized
+        self.history = list(side.get("history", []))
+        self.max_level = dict(side.get("max_level", {}))
 
-            side = json.loads(self.state_path.read_text(encoding="utf-8"))
-            self.last_finalized = int(side.get("step", 0))
-            self.current_step = self.last_finalized
-            self.history = list(side.get("history", []))
-            self.max_level = {sample_key(k): int(v) for k, v in (side.get("max_level") or {}).items()}
-        except (ValueError, TypeError, OSError) as e:
-            log.warning("ignoring unreadable curriculum sidecar %s: %s", self.state_path, e)
+    def learn_ladders(self, max_level: dict[Any, int]) -> None:
+        """Record every training sample's last level (references - 1), from the data, before training.
+
+        Raises ``CurriculumError`` naming the samples whose current level is beyond their ladder.
+        From then on a manual edit setting any sample beyond its ladder is rejected, drawn or not.
+        """
+        ladders: dict[str, int] = {}
+        for k, v in max_level.items():
+            key = sample_key(k)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise CurriculumError(f"sample {key}: its last reference level must be a whole number >= 0 "
+                                      f"(it needs at least one reference), got {v!r}")
+            ladders[key] = v
+        missing = sorted((k for k in ladders if k not in self.levels), key=int)
+        if missing:  # the index file was made for other data: training would stop when such a sample comes up
+            ids = sorted(self.levels, key=int)
+            span = f"ids {ids[0]}..{ids[-1]}" if ids else "no ids"
+            raise CurriculumError(
+                f"{len(missing)} training sample(s) are not in {self.index_path} ({len(ids)} samples, {span}), "
+                f"e.g. {missing[:5]}: the index was made for other data; recreate it with "
+                "scripts/create_index_file.py --data <train.parquet> --force"
+            )
+        beyond = sorted((k for k, lv in self.levels.items() if k in ladders and lv > ladders[k]), key=int)
+        if beyond:
+            shown = ", ".join(f"sample {k} is at level {self.levels[k]} with {ladders[k] + 1} reference(s)"
+                              for k in beyond[:5])
+            raise CurriculumError(
+                f"{self.index_path}: {len(beyond)} level(s) beyond the sample's last reference ({shown}"
+                f"{', ...' if len(beyond) > 5 else ''}); levels are 0-based: fix the file, or recreate it with "
+                "scripts/create_index_file.py --data <train.parquet> --force")
+        if ladders != {k: self.max_level.get(k) for k in ladders}:
+            self.max_level.update(ladders)
+            self._max_level_json = None
+
+    def _parses(self, data: bytes) -> bool:
+        """Whether ``data`` is complete JSON (an edit saved in place may be caught half-written)."""
+        try:
+            json.loads(data)
+            return True
+        except (ValueError, RecursionError):
+            return False
+
+    def _check_edit(self, data: bytes) -> tuple[dict[str, int] | None, str | None]:
+        """The levels of an edited file, or the reason it is rejected (ids, types, levels beyond ladders)."""
+        try:
+            edited = decode_index(data, str(self.index_path))
+        except IndexFileError as e:
+            return None, str(e)
+        problems = []
+        unknown = sorted(set(edited) - set(self.levels), key=int)
+        if unknown:
+            problems.append(f"unknown sample id(s) {unknown[:5]}")
+        missing = sorted(set(self.levels) - set(edited), key=int)
+        if missing:
+            problems.append(f"sample id(s) {missing[:5]} removed")
+        beyond = sorted((k for k, v in edited.items() if k in self.max_level and v > self.max_level[k]), key=int)
+        problems += [f"sample {k}: level {edited[k]} is beyond its last reference ({self.max_level[k]})"
+                     for k in beyond[:5]]
+        if len(beyond) > 5:
+            problems.append(f"and {len(beyond) - 5} more level(s) beyond their last reference")
+        if problems:
+            return None, f"{self.index_path}: " + "; ".join(problems)
+        return edited, None
+
+    def _reject_edit(self, data: bytes, problem: str, where: Path | None = None) -> None:
+        try:
+            kept: Path | None = self._file.keep_rejected(data, where)
+        except OSError as e:
+            kept = None
+            problem += f" (and it could not be kept aside: {e.strerror or e})"
+        self._note(f"rejected a manual edit of the index file ({problem}); kept the last good state"
+                   + (f"; your edit is saved as {kept}" if kept else ""))
 
     def sync_from_file(self) -> None:
-        """Adopt a manual edit of the index file, or keep the last good state if it is invalid."""
-        sig = self._signature()
-        if sig == self._written_sig:
+        """Adopt a manual edit of the index file, or keep the last good state (the edit kept aside)."""
+        data = self._file.read()
+        if self._file.is_known(data):
             return
-        if sig is None:
+        if data is None:
             self._note(f"{self.index_path} was deleted; writing the current state back")
             self._write_index()
             return
-        try:
-            edited = parse_index(self.index_path.read_text(encoding="utf-8"), str(self.index_path))
-            problems = []
-            unknown = sorted(set(edited) - set(self.levels), key=int)
-            if unknown:
-                problems.append(f"unknown sample id(s) {unknown[:5]}")
-            missing = sorted(set(self.levels) - set(edited), key=int)
-            if missing:
-                problems.append(f"sample id(s) {missing[:5]} removed")
-            for k, v in edited.items():
-                if k in self.max_level and v > self.max_level[k]:
-                    problems.append(f"sample {k}: level {v} is beyond its last reference ({self.max_level[k]})")
-            if problems:
-                raise IndexFileError(f"{self.index_path}: " + "; ".join(problems[:5]))
-        except (IndexFileError, OSError, UnicodeDecodeError) as e:
-            rejected = self.index_path.with_name(f"{self.index_path.name}.rejected-{int(time.time())}")
-            try:
-                os.replace(self.index_path, rejected)
-            except OSError:
-                rejected = None  # type: ignore[assignment]
-            self._note(
-                f"rejected a manual edit of the index file ({e}); kept the last good state"
-                + (f"; your edit is saved as {rejected}" if rejected else "")
-            )
+        data = read_settled(self.index_path, data, self._parses) or data  # an in-place save may be unfinished
+        if self._file.is_known(data):
+            return
+        if not self._apply_edit(data, self._file.known, self.index_path, ""):
+            self._file.set_known(data)  # kept aside: the write below replaces it without taking it for news
             self._write_index()
             return
-        changed = {k: (self.levels[k], v) for k, v in edited.items() if self.levels[k] != v}
-        self.levels = edited
-        self._remember_file_signature()
-        self._note(f"picked up a manual edit of {self.index_path}: {len(changed)} sample(s) changed"
+        self._file.set_known(data)
+
+    def _levels_of(self, data: bytes | None) -> dict[str, int]:
+        """The levels in file content the owner wrote or read before (cached: no re-parse at 100k samples)."""
+        if data is None:
+            return {}
+        key = digest(data)
+        if key not in self._parsed:
+            try:
+                self._parsed[key] = decode_index(data, str(self.index_path))
+            except IndexFileError:
+                self._parsed[key] = {}
+        return self._parsed[key]
+
+    def _remember(self, data: bytes, levels: dict[str, int]) -> None:
+        if len(self._parsed) > 4:
+            self._parsed.clear()
+        self._parsed[digest(data)] = levels
+
+    def _apply_edit(self, data: bytes, base: bytes | None, where: Path, when: str) -> bool:
+        """Take a valid edit into the levels, or keep it aside; True when taken.
+
+        The samples whose level the edit changed, relative to the content it was made from (``base``),
+        take the edit's value; every other sample keeps the owner's (this step's advances included).
+        """
+        edited, problem = self._check_edit(data)
+        if edited is None:
+            self._reject_edit(data, problem or "invalid", where)
+            return False
+        self._remember(data, edited)
+        before = self._levels_of(base)
+        changed = {k: (self.levels[k], v) for k, v in edited.items() if before.get(k) != v and self.levels[k] != v}
+        for k, (_, v) in changed.items():
+            self.levels[k] = v
+        self._note(f"picked up a manual edit of {self.index_path}{when}: {len(changed)} sample(s) changed"
                    + (f", e.g. {dict(list(changed.items())[:5])}" if changed else ""))
+        return True
+
+    def _merge_edit(self, data: bytes, base: bytes | None, where: Path) -> bytes | None:
+        """An edit saved while the index was being written: merged (its changes win), or kept aside."""
+        if not self._apply_edit(data, base, where, " saved while the step closed"):
+            return None
+        return self._index_bytes()
 
     def _note(self, msg: str) -> None:
         log.warning("[curriculum] %s", msg)
         self.events.append(msg)
 
+    def _index_bytes(self) -> bytes:
+        data = json.dumps(self.levels, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        self._remember(data, dict(self.levels))
+        return data
+
     def _write_index(self) -> None:
-        atomic_write_json(self.index_path, self.levels)
-        self._remember_file_signature()
+        """Write the levels with a compare-and-swap: an edit saved meanwhile is merged or kept, never lost."""
+        if not self._file.swap_in(self._index_bytes(), self._parses, self._merge_edit):
+            self._note(f"edits of {self.index_path} kept arriving while the step closed: the newest is left in "
+                       "place and merged at the next step boundary")
 
     def _write_sidecar(self) -> None:
         if self._max_level_json is None:  # serialised again only when a sample's reference count is new
@@ -249,31 +342,6 @@ class CurriculumState:
         self.last_finalized = self.current_step = 0
         self.history = []
         self._write_sidecar()
-
-    def learn_ladders(self, max_level: dict[str, int]) -> None:
-        """Record every training sample's last level (references - 1); reject levels beyond a ladder.
-
-        Every training sample must be in the index file: one that is not means the file was made for
-        other data, and training would stop when that sample comes up.
-        """
-        missing = sorted((k for k in max_level if k not in self.levels), key=int)
-        if missing:
-            ids = sorted(self.levels, key=int)
-            span = f"ids {ids[0]}..{ids[-1]}" if ids else "no ids"
-            raise CurriculumError(
-                f"{len(missing)} training sample(s) are not in {self.index_path} ({len(ids)} samples, {span}), "
-                f"e.g. {missing[:5]}: the index was made for other data; recreate it with "
-                "scripts/create_index_file.py --data <train.parquet> --force"
-            )
-        problems = [f"sample {k}: level {self.levels[k]} is beyond its last reference ({top})"
-                    for k, top in max_level.items() if self.levels[k] > top]
-        if problems:
-            raise CurriculumError(f"{self.index_path}: " + "; ".join(problems[:5])
-                                  + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else "")
-                                  + ". Levels are 0-based: fix the file, or recreate it with "
-                                  "scripts/create_index_file.py --force")
-        self.max_level.update(max_level)
-        self._max_level_json = None
 
     def failure_stop(self, step: int) -> str | None:
         """Why training must stop after ``step``'s judgments (too many failed), or None."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import re
 from pathlib import Path
 from typing import Any
 
@@ -150,6 +151,18 @@ def _validate(rows: list[Any], labels: list[str]) -> list[dict]:
     return out
 
 
+_LONE_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _encodable(row: Any) -> bool:
+    """Whether every text in ``row`` can be written as UTF-8 (JSON escapes can smuggle in lone surrogates)."""
+    try:
+        json.dumps(row, ensure_ascii=False).encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
 def read_jsonl(path: str | Path) -> tuple[list[Any], list[str]]:
     """Parse a JSONL file (blank lines skipped) into rows and their labels ("FILE: line N")."""
     p = Path(path)
@@ -168,10 +181,22 @@ def read_jsonl(path: str | Path) -> tuple[list[Any], list[str]]:
             if not text.strip():
                 continue
             try:
-                rows.append(json.loads(text))
-                labels.append(f"{p}: line {n}")
+                row = json.loads(text)
             except json.JSONDecodeError as e:
                 problems.append(f"{p}: line {n}: not valid JSON ({e.msg} at column {e.colno})")
+                continue
+            except RecursionError:
+                problems.append(f"{p}: line {n}: nested too deeply to read (thousands of brackets); flatten it")
+                continue
+            except ValueError as e:  # e.g. Python's limit on the digits of an integer
+                problems.append(f"{p}: line {n}: {str(e).split(';')[0]}; write long numbers as text")
+                continue
+            if _LONE_SURROGATE.search(text) and not _encodable(row):
+                problems.append(f"{p}: line {n}: holds an unpaired surrogate escape (e.g. \\ud800), which is not "
+                                "a character; remove it or write the full pair")
+                continue
+            rows.append(row)
+            labels.append(f"{p}: line {n}")
     if problems:
         raise DataError(f"{len(problems)} unreadable line(s) in {p}; nothing was written:", problems)
     if not rows:

@@ -24,6 +24,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ..atomic import current_umask
+from ..errors import WritingRLError
+
 SPLITS = ("train", "test")
 COLUMNS = ("data_source", "prompt", "ability", "reward_model", "extra_info")
 GROUND_TRUTH_FIELDS = ("prompt", "target", "criteria", "id", "reference_scores")
@@ -50,7 +53,7 @@ SCHEMA = pa.schema([
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 
 
-class DataError(Exception):
+class DataError(WritingRLError):
     """Unusable input or data directory; ``problems`` lists every problem found, one line each."""
 
     def __init__(self, message: str, problems: list[str] | None = None):
@@ -93,12 +96,6 @@ def iter_rows(path: Path, batch_size: int = 1024):
         yield from batch.to_pylist()
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def write_parquet_atomic(tables: dict[Path, pa.Table]) -> None:
     """Write each table to a temp file beside its target (fsynced), then move them all into place."""
     staged: list[tuple[str, Path]] = []
@@ -107,7 +104,7 @@ def write_parquet_atomic(tables: dict[Path, pa.Table]) -> None:
             target.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
             staged.append((tmp, target))
-            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual file mode
+            os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600; give the usual file mode
             with os.fdopen(fd, "wb") as f:
                 pq.write_table(table, f)
                 f.flush()

@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ..atomic import atomic_write_bytes
+from ..errors import WritingRLError
+from ..redact import scrub
 
 
-class EvalInputError(Exception):
+class EvalInputError(WritingRLError):
     """Unusable input (file, row, option); the message names the place and the fix."""
 
 
@@ -76,7 +78,7 @@ class JsonlLog:
         """Write one whole line and flush it (call from one thread: the event loop's)."""
         if self._fh is None:
             self._fh = open(self.path, "a", encoding="utf-8")
-        self._fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self._fh.write(scrub(json.dumps(record, ensure_ascii=False)) + "\n")  # errors may echo a key
         self._fh.flush()
 
     def close(self) -> None:

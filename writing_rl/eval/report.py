@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ..redact import scrub_obj
 from .files import EvalInputError, write_atomic
 
 MAX_LISTED_FAILURES = 50
@@ -218,6 +219,7 @@ def write_run(
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    report.update(scrub_obj(report))  # failure reasons may carry what a server echoed, key included
     made = charts(report, out)
     report["charts"] = [c.name for c in made]
     write_atomic(out / "report.json", json.dumps(report, ensure_ascii=False, indent=2, default=str) + "\n")

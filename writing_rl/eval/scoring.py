@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from ..judge.client import JudgeClient
 from ..judge.settings import JudgeSettings
 from ..judge.templates import Template, load_named
 from ..judge.text import Truncated, neutralise, new_nonce, strip_reasoning, truncate_middle
+from ..redact import public_url
 from .files import JsonlLog
 from .runner import gather_or_cancel, progress
 
@@ -70,16 +70,6 @@ def parse_scores(text: str, keys: Sequence[str], lo: int, hi: int) -> dict[str, 
 def format_line(keys: Sequence[str], lo: int, hi: int) -> str:
     """The required last line, for prompts: ``{"score": <integer 1-10>}``."""
     return "{" + ", ".join(f'"{k}": <integer {lo}-{hi}>' for k in keys) + "}"
-
-
-def public_url(url: str | None) -> str | None:
-    """A base URL without credentials or query string (safe to record in a report)."""
-    if not url:
-        return url
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def sha(*parts: Any) -> str:

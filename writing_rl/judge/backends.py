@@ -14,8 +14,12 @@ from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
+from ..redact import public_url, register_secret, register_url, scrub
 from .errors import JudgeConfigError
 from .settings import JudgeSettings
+
+# finish_reason values meaning the reply was cut short (OpenAI-compatible servers, DashScope)
+TRUNCATED_REASONS = ("length", "max_tokens")
 
 
 @dataclass
@@ -24,6 +28,11 @@ class Completion:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_prompt_tokens: int = 0  # served from the provider's prefix cache; 0 when not reported
+    finish_reason: str | None = None
+
+    @property
+    def truncated(self) -> bool:
+        return self.finish_reason in TRUNCATED_REASONS
 
 
 def _field(obj: Any, name: str) -> Any:
@@ -60,6 +69,7 @@ class TransientError(Exception):
     """A failure worth retrying; ``retry_after`` is the server's own hint in seconds, if any."""
 
     def __init__(self, reason: str, retry_after: float | None = None, status: int | None = None) -> None:
+        reason = scrub(reason)  # a server may echo the request's headers, key included
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
@@ -102,9 +112,9 @@ def parse_retry_after(headers: Any) -> float | None:
 
 
 def config_error_for(status: int, settings: JudgeSettings, detail: str) -> JudgeConfigError:
-    """Turn a non-retryable HTTP status into an error naming the setting to fix."""
-    detail = (detail or "").strip().replace("\n", " ")[:300]
-    where = settings.base_url or ("DashScope" if settings.backend == "dashscope" else "the OpenAI API")
+    """Turn a non-retryable HTTP status into an error naming the setting to fix (never holding a secret)."""
+    detail = scrub((detail or "").strip().replace("\n", " "))[:300]
+    where = public_url(settings.base_url) or ("DashScope" if settings.backend == "dashscope" else "the OpenAI API")
     if status == 401:
         msg = f"the judge at {where} rejected the API key (HTTP 401): check {settings.key_env}"
     elif status == 403:
@@ -122,7 +132,7 @@ def config_error_for(status: int, settings: JudgeSettings, detail: str) -> Judge
             f"the judge at {where} rejected the request (HTTP {status}): check JUDGE_MODEL, "
             "JUDGE_MAX_TOKENS and JUDGE_MAX_CHARS (prompt too long for the judge's context?)"
         )
-    return JudgeConfigError(f"{msg}. Server said: {detail}" if detail else msg)
+    return JudgeConfigError(scrub(f"{msg}. Server said: {detail}" if detail else msg))
 
 
 FATAL_STATUSES = {400, 401, 403, 404, 422}
@@ -142,8 +152,11 @@ class OpenAIBackend:
         url = base_url or settings.base_url
         if url and urlparse(url).username:  # aiohttp refuses URL credentials next to the key header
             aio = None
+        key = settings.api_key()
+        register_secret(key)  # whatever variable it came from, it is scrubbed from every output
+        register_url(url)
         self.client = openai.AsyncOpenAI(
-            api_key=settings.api_key(),
+            api_key=key,
             base_url=url,
             timeout=settings.timeout_s,
             max_retries=0,
@@ -162,16 +175,21 @@ class OpenAIBackend:
             **(extra or {}),
         }
         started = time.monotonic()
+        timeout_s = self.settings.timeout_s
         try:
             # The SDK's generic POST (documented for endpoints without typed helpers) keeps its
             # auth, timeouts and error mapping but skips typed-parameter transforms and response
-            # model construction, which cost more CPU than the rest of a judge call.
-            raw = await self.client.post("/chat/completions", body=body, cast_to=str)
+            # model construction, which cost more CPU than the rest of a judge call. The SDK's own
+            # timeout restarts with every byte read; this deadline bounds the whole call, so a
+            # server trickling keep-alive bytes cannot hold it.
+            raw = await asyncio.wait_for(self.client.post("/chat/completions", body=body, cast_to=str), timeout_s)
+        except asyncio.TimeoutError:
+            raise TransientError(f"timeout after {timeout_s:g}s (JUDGE_TIMEOUT)") from None
         except oa.APIConnectionError as e:  # APITimeoutError is a subclass
             elapsed = time.monotonic() - started
             # the aiohttp transport reports refused/reset connections as timeouts: tell them apart by time
-            if isinstance(e, oa.APITimeoutError) and elapsed >= 0.9 * self.settings.timeout_s:
-                raise TransientError(f"timeout after {self.settings.timeout_s:g}s") from None
+            if isinstance(e, oa.APITimeoutError) and elapsed >= 0.9 * timeout_s:
+                raise TransientError(f"timeout after {timeout_s:g}s (JUDGE_TIMEOUT)") from None
             raise TransientError(f"connection error after {elapsed:.2f}s: {type(e.__cause__ or e).__name__}") from None
         except oa.APIStatusError as e:
             status = e.status_code
@@ -182,8 +200,9 @@ class OpenAIBackend:
             ) from None
         try:
             resp = json.loads(raw)
-            message = resp["choices"][0]["message"]
-            content = message.get("content")
+            choice = resp["choices"][0]
+            content = choice["message"].get("content")
+            finish = choice.get("finish_reason")
         except (json.JSONDecodeError, KeyError, IndexError, TypeError, AttributeError):
             raise TransientError("malformed response: not a chat completion") from None
         if not isinstance(content, str):
@@ -195,6 +214,7 @@ class OpenAIBackend:
             prompt_tokens=prompt_tokens,
             completion_tokens=int(usage.get("completion_tokens") or 0),
             cached_prompt_tokens=cached_tokens_from_usage(usage, prompt_tokens),
+            finish_reason=finish if isinstance(finish, str) else None,
         )
 
     async def close(self) -> None:
@@ -205,14 +225,17 @@ class DashScopeBackend:
     """DashScope (Qwen models) through the ``dashscope`` SDK's async generation API."""
 
     def __init__(self, settings: JudgeSettings) -> None:
+        from dashscope import AioGeneration  # imported here, not inside the first call's deadline
+
+        self._generation = AioGeneration
         self.settings = settings
         self.key = settings.api_key()
+        register_secret(self.key)
+        register_url(settings.base_url)
 
     async def complete(
         self, messages: list[dict[str, str]], *, max_tokens: int, temperature: float, extra: dict[str, Any]
     ) -> Completion:
-        from dashscope import AioGeneration
-
         kwargs: dict[str, Any] = dict(
             model=self.settings.model,
             messages=messages,
@@ -226,9 +249,9 @@ class DashScopeBackend:
         if self.settings.base_url:
             kwargs["base_address"] = self.settings.base_url
         try:
-            resp = await asyncio.wait_for(AioGeneration.call(**kwargs), timeout=self.settings.timeout_s + 1)
+            resp = await asyncio.wait_for(self._generation.call(**kwargs), timeout=self.settings.timeout_s)
         except asyncio.TimeoutError:
-            raise TransientError(f"timeout after {self.settings.timeout_s:g}s") from None
+            raise TransientError(f"timeout after {self.settings.timeout_s:g}s (JUDGE_TIMEOUT)") from None
         except JudgeConfigError:
             raise
         except Exception as e:  # the SDK surfaces network faults as assorted exception types
@@ -241,22 +264,36 @@ class DashScopeBackend:
             return_after = parse_retry_after(getattr(resp, "headers", None))
             raise TransientError(f"HTTP {status} {detail}".strip(), retry_after=return_after, status=status)
         try:
-            content = resp.output.choices[0].message.content
+            choice = resp.output.choices[0]
+            content = choice.message.content
         except (AttributeError, IndexError, KeyError, TypeError):
-            content = None
+            choice, content = None, None
         if not isinstance(content, str):
             raise TransientError("malformed response: no message content")
         usage = getattr(resp, "usage", None)
         prompt_tokens = int(getattr(usage, "input_tokens", 0) or 0)
+        finish = _get(choice, "finish_reason")
         return Completion(
             text=content,
             prompt_tokens=prompt_tokens,
             completion_tokens=int(getattr(usage, "output_tokens", 0) or 0),
             cached_prompt_tokens=cached_tokens_from_usage(usage, prompt_tokens),
+            finish_reason=finish if isinstance(finish, str) else None,
         )
 
     async def close(self) -> None:
-        return None
+        import dashscope
+
+        closer = getattr(dashscope, "close_shared_aio_session", None)  # the SDK pools one session per loop
+        if closer is not None:
+            await closer()
+
+
+def _get(obj: Any, name: str) -> Any:
+    """A field of a DashScope response object (a dict subclass, attribute access on some versions)."""
+    if isinstance(obj, dict):
+        return obj.get(name)
+    return getattr(obj, name, None)
 
 
 def make_backend(settings: JudgeSettings) -> Backend:

@@ -30,6 +30,7 @@ class ChatResult:
     cached_prompt_tokens: int = 0
     error: str | None = None
     errors: list[str] = field(default_factory=list)
+    finish_reason: str | None = None  # the server's; "length" means the reply was cut at max_tokens
 
     @property
     def ok(self) -> bool:
@@ -97,6 +98,7 @@ class JudgeClient:
                         completion_tokens=comp.completion_tokens,
                         cached_prompt_tokens=comp.cached_prompt_tokens,
                         errors=errors,
+                        finish_reason=comp.finish_reason,
                     )
                 finally:
                     self.in_flight -= 1

@@ -16,6 +16,10 @@ the reference come before the policy's response, and the answer tags carry a cod
 for every judgment of one reference under one template within a run (``tagcode.py``). Nothing that
 varies per call precedes the response. The code never leaves the prompt: it is masked in the judge's
 reply (``raw``) and in ``--show-prompt``.
+
+A judgment whose judge call failed, whose reply was cut at ``max_tokens`` (``finish_reason``
+"length": a draft verdict before the cut must not count), or whose reply has no clear verdict line
+(``grammar.py``) is ``failed``; it is never turned into a win, a loss or a tie.
 """
 
 from __future__ import annotations
@@ -26,13 +30,14 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .backends import TRUNCATED_REASONS
 from .client import ChatResult, JudgeClient, get_client
 from .errors import JudgeInputError
 from .settings import JudgeSettings
 from .tagcode import tag_code
 from .templates import Template, load_template
 from .text import neutralise, strip_reasoning, truncate_middle, wrap_answer
-from .verdict import parse_verdict
+from .verdict import read_verdict
 
 STRATEGIES = ("position-disadvantage", "position-advantage", "both-orders")
 OUTCOMES = ("win", "tie", "loss", "failed")
@@ -87,14 +92,19 @@ def format_criteria(criteria: Any) -> str:
         return stripped
     if isinstance(criteria, dict):
         criteria = [criteria]
+    if not isinstance(criteria, (list, tuple)):
+        raise JudgeInputError(
+            f"the criteria must be text, a list of strings or checklist objects, got {type(criteria).__name__}")
     lines = []
-    for c in criteria:
+    for j, c in enumerate(criteria):
         if isinstance(c, dict):
             name = str(c.get("name") or c.get("title") or "").strip()
             desc = str(c.get("criteria_description") or c.get("description") or "").strip()
             lines.append(f"- {name}: {desc}" if name and desc else f"- {name or desc}")
+        elif isinstance(c, str):
+            lines.append(f"- {c.strip()}")
         else:
-            lines.append(f"- {str(c).strip()}")
+            raise JudgeInputError(f"criteria item {j} must be text or a checklist object, got {type(c).__name__}")
     return "\n".join(line for line in lines if line.strip("- "))
 
 
@@ -186,13 +196,15 @@ class PairwiseJudge:
         res = await self.client.chat([{"role": "user", "content": prompt}])
         if not res.ok:
             return OrderResult(policy_position, None, "failed", None, res.error), res
-        verdict = parse_verdict(res.text or "")
         raw = (res.text or "").replace(code, HIDDEN_CODE)  # a judge may quote the tags back
-        if verdict is None:
-            return (
-                OrderResult(policy_position, None, "failed", raw, "no 'VERDICT: A|B|TIE' line in the reply"),
-                res,
-            )
+        if res.finish_reason in TRUNCATED_REASONS:
+            why = (f"truncated: the judge's reply was cut at max_tokens ({self.settings.max_tokens}, "
+                   "JUDGE_MAX_TOKENS) before it finished; raise JUDGE_MAX_TOKENS or ask for a shorter comparison")
+            return OrderResult(policy_position, None, "failed", raw, why), res
+        read = read_verdict(res.text or "")
+        if read.label is None:
+            return OrderResult(policy_position, None, "failed", raw, read.problem), res
+        verdict = read.label
         return OrderResult(policy_position, verdict, _policy_outcome(verdict, policy_position), raw), res
 
     async def compare(

@@ -1,7 +1,9 @@
 """Exceptions raised by the judge: configuration mistakes raise, transient faults do not."""
 
+from ..errors import WritingRLError
 
-class JudgeError(Exception):
+
+class JudgeError(WritingRLError):
     """Base class for judge errors."""
 
 

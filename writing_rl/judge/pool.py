@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
+from ..redact import public_url, scrub
 from .backends import Completion, OpenAIBackend, TransientError
 from .errors import JudgeConfigError
 from .settings import JudgeSettings
@@ -47,7 +48,7 @@ def parse_pool(base_url: str, concurrency: int) -> list[EndpointSpec]:
     example = "e.g. JUDGE_BASE_URL=http://h1:8000/v1#32,http://h2:8000/v1#16"
     entries = [e.strip() for e in base_url.split(",") if e.strip()]
     if not entries:
-        raise JudgeConfigError(f"JUDGE_BASE_URL={base_url!r} lists no endpoint; {example}")
+        raise JudgeConfigError(scrub(f"JUDGE_BASE_URL={base_url!r} lists no endpoint; {example}"))
     raw: list[tuple[str, int | None]] = []
     for entry in entries:
         url, sep, cap_text = entry.partition("#")
@@ -59,20 +60,22 @@ def parse_pool(base_url: str, concurrency: int) -> list[EndpointSpec]:
         except ValueError:
             ok = False
         if not ok:
-            raise JudgeConfigError(f"JUDGE_BASE_URL entry {entry!r} is not an http(s) URL with a host; {example}")
+            raise JudgeConfigError(
+                f"JUDGE_BASE_URL entry {public_url(entry)!r} is not an http(s) URL with a host; {example}")
         cap: int | None = None
         if sep:
             cap_text = cap_text.strip()
             if not cap_text.isdigit() or int(cap_text) < 1:
-                raise JudgeConfigError(
-                    f"JUDGE_BASE_URL entry {entry!r}: the capacity after '#' must be a whole number >= 1; {example}"
-                )
+                raise JudgeConfigError(scrub(
+                    f"JUDGE_BASE_URL entry {public_url(entry)!r}: the capacity after '#' must be a whole number >= 1; "
+                    f"{example}"))
             cap = int(cap_text)
         raw.append((url, cap))
     urls = [u for u, _ in raw]
     dupes = sorted({u for u in urls if urls.count(u) > 1})
     if dupes:
-        raise JudgeConfigError(f"JUDGE_BASE_URL lists {dupes[0]!r} more than once; give it a larger #capacity instead")
+        raise JudgeConfigError(
+            f"JUDGE_BASE_URL lists {public_url(dupes[0])!r} more than once; give it a larger #capacity instead")
     default_cap = max(1, concurrency // len(raw))
     specs: list[EndpointSpec] = []
     seen: dict[str, int] = {}

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
+from ..redact import public_url
 from .errors import JudgeConfigError
 
 BACKENDS = ("openai", "dashscope")
@@ -172,7 +173,10 @@ class JudgeSettings:
         return cls(**values)
 
     def hydra_overrides(self, prefix: str = "+reward.reward_kwargs.judge.") -> list[str]:
-        """Every setting as a Hydra override (values quoted like the launcher's ``q``); ``None`` -> ``null``."""
+        """Every setting as a Hydra override (values quoted like the launcher's ``q``); ``None`` -> ``null``.
+
+        ``base_url`` goes without user info: verl prints its config, and it shows in ``ps`` and wandb.
+        """
         out = []
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
@@ -180,6 +184,8 @@ class JudgeSettings:
                 if value:
                     raise JudgeConfigError(f"judge setting {f.name} cannot be passed on the command line")
                 continue
+            if f.name == "base_url" and value and "@" in value:
+                value = public_url(value)  # the password stays in JUDGE_BASE_URL; workers add it back
             out.append(f"{prefix}{f.name}={hydra_value(value)}")
         return out
 

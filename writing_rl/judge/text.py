@@ -15,12 +15,12 @@ import re
 import secrets
 from dataclasses import dataclass
 
+from .grammar import defuse
+
 _THINK_BLOCK = re.compile(r"<think>.*?</think>", re.IGNORECASE | re.DOTALL)
 _OPEN = re.compile(r"<think>", re.IGNORECASE)
 _CLOSE = re.compile(r"</think>", re.IGNORECASE)
 
-# Anything a judge could mistake for its own verdict line.
-_VERDICT_LIKE = re.compile(r"(verdict)(\s*\**\s*)[:：=]", re.IGNORECASE)
 # Our answer delimiters use triple angle brackets; candidates may not contain them.
 _DELIM_LIKE = re.compile(r"(<{3,}|>{3,})")
 
@@ -44,11 +44,13 @@ def strip_reasoning(text: str) -> str:
 def neutralise(text: str) -> str:
     """Make a candidate text unable to forge a verdict line or an answer delimiter.
 
-    ``VERDICT:`` becomes ``verdict -`` and runs of three or more angle brackets are spaced out.
-    The rest of the text is untouched, so the judge still reads the writing as written.
+    Every line holding the verdict keyword and a colon, in any disguise the verdict grammar sees
+    through (look-alike letters, invisible characters, emphasis, other colons), is rewritten in its
+    normalised form with the colon turned into `` -`` (``grammar.defuse``); runs of three or more
+    angle brackets are spaced out. The rest of the text is untouched, so the judge still reads the
+    writing as written.
     """
-    if "verdict" in text.lower():
-        text = _VERDICT_LIKE.sub(lambda m: f"{m.group(1)}{m.group(2)} -", text)
+    text = defuse(text)
     if "<<<" in text or ">>>" in text:
         text = _DELIM_LIKE.sub(lambda m: " ".join(m.group(1)), text)
     return text

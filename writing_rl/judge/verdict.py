@@ -1,23 +1,22 @@
-"""Parse the judge's verdict: the last explicit ``VERDICT: A|B|TIE`` line, or nothing.
+"""Parse the judge's verdict: the last verdict line of the reply, or nothing.
 
-There is no fallback that looks for a letter elsewhere in the text: no verdict line is a failure.
-Reasoning blocks of the judge itself are removed before parsing, so a verdict that only appears
-inside the judge's ``<think>`` block does not count.
+What counts as a verdict line is defined once, in ``grammar.py`` (the same definition defuses
+candidate texts). There is no fallback that looks for a letter elsewhere in the text: no verdict
+line, or an unclear last one, is a failure. Reasoning blocks of the judge itself are removed before
+parsing, so a verdict that only appears inside the judge's ``<think>`` block does not count.
 """
 
 from __future__ import annotations
 
-import re
-
+from .grammar import VerdictRead, read_reply
 from .text import strip_reasoning
 
-_VERDICT_LINE = re.compile(
-    r"^[ \t>*_#`-]*verdict[ \t*_`]*[:：][ \t*_`\[]*(A|B|TIE)[ \t*_`\].]*$",
-    re.IGNORECASE | re.MULTILINE,
-)
+
+def read_verdict(judge_text: str) -> VerdictRead:
+    """The label of the judge's last verdict line, or ``None`` with the reason."""
+    return read_reply(strip_reasoning(judge_text or ""))
 
 
 def parse_verdict(judge_text: str) -> str | None:
     """Return ``"A"``, ``"B"``, ``"TIE"`` from the judge's last verdict line, else ``None``."""
-    matches = _VERDICT_LINE.findall(strip_reasoning(judge_text or ""))
-    return matches[-1].upper() if matches else None
+    return read_verdict(judge_text).label

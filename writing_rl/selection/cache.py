@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..atomic import atomic_write_bytes
+from ..redact import scrub
 from .models import SelectionError
 
 
@@ -87,7 +88,7 @@ class JsonlCache:
         """Write one record as one line and flush it (call from the event-loop thread only)."""
         if self._f is None:
             self.open()
-        self._f.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self._f.write(scrub(json.dumps(record, ensure_ascii=False)) + "\n")  # errors may echo a key
         self._f.flush()
         self.entries[(str(record["id"]), str(record["model"]))] = record
         self.lines += 1

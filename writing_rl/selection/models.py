@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import WritingRLError
 from ..judge.errors import JudgeConfigError, TemplateError
 from ..judge.settings import BACKENDS, KEY_ENV, JudgeSettings, infer_backend
 from ..judge.templates import read_text_file
 
 
-class SelectionError(Exception):
+class SelectionError(WritingRLError):
     """A user-facing problem with selection inputs or settings; the message says what to fix."""
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..judge.settings import JudgeSettings
+from ..redact import scrub
 from .cache import JsonlCache, atomic_write_text, read_json
 from .emit import emit_rows, write_rows
 from .generate import generate_stage
@@ -103,7 +104,7 @@ class SelectionRun:
                                      "toward --max-cost (set price_per_1k_prompt / price_per_1k_completion)")
         remembered = {k: getattr(opts, k) for k in REMEMBERED}
         remembered = {k: str(Path(v).resolve()) if isinstance(v, Path) else v for k, v in remembered.items()}
-        atomic_write_text(self.work / "run.json", json.dumps(remembered, indent=1) + "\n")
+        atomic_write_text(self.work / "run.json", scrub(json.dumps(remembered, indent=1)) + "\n")  # no URL password
 
     # ------------------------------------------------------------------ bookkeeping
     def _record(self, stats: StageStats) -> None:

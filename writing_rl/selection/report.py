@@ -12,6 +12,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from ..redact import scrub
 from .cache import JsonlCache, atomic_write_bytes, atomic_write_text
 from .models import ModelsConfig, ModelSpec
 from .select import Candidate, Selection
@@ -216,5 +217,5 @@ def write_report(work_dir: Path, r: dict[str, Any], candidates: list[Candidate],
     import json
 
     chart = "p_histogram.png" if plot(r, candidates, selected, work_dir / "p_histogram.png") else None
-    atomic_write_text(work_dir / "report.md", render_markdown(r, chart))
-    atomic_write_text(work_dir / "report.json", json.dumps(r, ensure_ascii=False, indent=1) + "\n")
+    atomic_write_text(work_dir / "report.md", scrub(render_markdown(r, chart)))
+    atomic_write_text(work_dir / "report.json", scrub(json.dumps(r, ensure_ascii=False, indent=1)) + "\n")

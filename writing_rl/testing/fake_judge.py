@@ -2,8 +2,10 @@
 
 Tests and benchmarks drive it per request through a *script*: a function that receives a
 ``ScriptRequest`` and returns a ``Reply`` (text, latency, HTTP status, headers, a raw body for
-malformed JSON, or ``drop=True`` to cut the connection). It records every request and the
-largest number of requests in flight. It refuses to bind anything but a loopback address.
+malformed JSON, ``drop=True`` to cut the connection, ``trickle_s`` to dribble keep-alive bytes
+before the body, ``echo_headers=True`` to copy the request's headers, key included, into an error
+body, ``finish_reason``). It records every request and the largest number of requests in flight.
+It refuses to bind anything but a loopback address.
 
 Like a provider with automatic prefix caching, it reports cached prompt tokens: OpenAI-compatible
 ``usage.prompt_tokens_details.cached_tokens`` and the same field in DashScope's native usage. It
@@ -58,6 +60,9 @@ class Reply:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     cached_tokens: int | None = None
+    finish_reason: str = "stop"
+    trickle_s: float = 0.0  # send a space every 0.1 s for this long before the JSON body
+    echo_headers: bool = False  # an error body that repeats the request headers (as some proxies do)
 
 
 CHARS_PER_TOKEN = 4
@@ -364,6 +369,25 @@ class FakeJudgeServer:
             )
         return req, reply, started
 
+    async def _trickle(self, request: web.Request, reply: Reply, payload: dict[str, Any]) -> web.StreamResponse:
+        resp = web.StreamResponse(status=reply.status, headers={**reply.headers, "Content-Type": "application/json"})
+        await resp.prepare(request)
+        end = time.monotonic() + reply.trickle_s
+        while time.monotonic() < end:  # JSON allows leading whitespace: each byte resets a read timeout
+            await resp.write(b" ")
+            await asyncio.sleep(0.1)
+        await resp.write(json.dumps(payload).encode())
+        await resp.write_eof()
+        return resp
+
+    def _error_body(self, req: ScriptRequest, reply: Reply, body: dict[str, Any]) -> dict[str, Any]:
+        if not reply.echo_headers:
+            return body
+        echoed = f" (request headers: {json.dumps(req.headers)})"
+        if isinstance(body.get("error"), dict):  # OpenAI's shape
+            return {**body, "error": {**body["error"], "message": body["error"]["message"] + echoed}}
+        return {**body, "message": body["message"] + echoed}  # DashScope's
+
     def _drop(self, request: web.Request) -> web.Response:
         if request.transport is not None:
             request.transport.abort()
@@ -378,17 +402,20 @@ class FakeJudgeServer:
                                 content_type="application/json")
         if reply.status != 200:
             err = {"error": {"message": f"scripted error {reply.status}", "type": "scripted", "code": reply.status}}
-            return web.json_response(err, status=reply.status, headers=reply.headers)
+            return web.json_response(self._error_body(req, reply, err), status=reply.status, headers=reply.headers)
         payload = {
             "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
             "object": "chat.completion",
             "created": int(time.time()),
             "model": req.model or "fake-judge",
             "choices": [
-                {"index": 0, "message": {"role": "assistant", "content": reply.text}, "finish_reason": "stop"}
+                {"index": 0, "message": {"role": "assistant", "content": reply.text},
+                 "finish_reason": reply.finish_reason}
             ],
             "usage": self._usage(req, reply, ("prompt_tokens", "completion_tokens")),
         }
+        if reply.trickle_s > 0:
+            return await self._trickle(request, reply, payload)
         return web.json_response(payload, headers=reply.headers)
 
     async def _handle_dashscope(self, request: web.Request) -> web.StreamResponse:
@@ -401,14 +428,17 @@ class FakeJudgeServer:
         rid = uuid.uuid4().hex
         if reply.status != 200:
             err = {"request_id": rid, "code": "Scripted", "message": f"scripted error {reply.status}"}
-            return web.json_response(err, status=reply.status, headers=reply.headers)
+            return web.json_response(self._error_body(req, reply, err), status=reply.status, headers=reply.headers)
         payload = {
             "request_id": rid,
             "output": {
-                "choices": [{"finish_reason": "stop", "message": {"role": "assistant", "content": reply.text}}]
+                "choices": [{"finish_reason": reply.finish_reason,
+                             "message": {"role": "assistant", "content": reply.text}}]
             },
             "usage": self._usage(req, reply, ("input_tokens", "output_tokens")),
         }
+        if reply.trickle_s > 0:
+            return await self._trickle(request, reply, payload)
         return web.json_response(payload, headers=reply.headers)
 
 
