@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from ..eval.lengths import count_words
 from ..eval.pairwise import bootstrap_shares
+from ..textstats import count_words
 from .pairs import LadderPair
 
 OUTCOMES = ("stronger", "tie", "weaker")

@@ -1,16 +1,6 @@
 """LongBench-Write length measure: the published word count, the length score S_l and length buckets.
 
-Word count (the LongBench-Write definition, reproduced exactly):
-
-* every character in U+4E00..U+9FFF (CJK Unified Ideographs, basic block) counts as one word;
-* every match of the Python regular expression ``\\b[a-zA-Z]+\\b`` counts as one word. Python's
-  ``\\b`` is Unicode-aware, so a run of ASCII letters counts only when the characters on both sides
-  are not word characters (letters of any script, digits, ``_``). Consequences, kept on purpose so
-  scores match the published ones: ``don't`` and ``e-mail`` are two words; digits are never words
-  (``2024`` counts 0); ``abc123``, ``snake_case``, ``café`` and ``hello世界`` (no space before the
-  ideographs) contribute no English word; ``Hello，世界`` (full-width comma) is 1 + 2 = 3.
-  Punctuation, CJK punctuation and ideographs outside the basic block (extension A, U+3400..)
-  are not counted.
+Words are counted by :func:`writing_rl.textstats.count_words` (the LongBench-Write definition).
 
 Length score, with x the required length and y the output length:
 S_l = 100·max(0, 1 − (y/x − 1)/3) when y > x, else 100·max(0, 1 − (x/y − 1)/2).
@@ -19,10 +9,9 @@ For y = 0 the second branch divides by zero; an empty output scores 0 (the limit
 
 from __future__ import annotations
 
-import re
+from ..textstats import count_words
 
-_CJK = re.compile(r"[\u4e00-\u9fff]")
-_EN_WORD = re.compile(r"\b[a-zA-Z]+\b")
+__all__ = ["BUCKETS", "count_words", "length_bucket", "length_score"]
 
 # Required-length buckets of the LongBench-Write paper: [lo, hi) in words.
 BUCKETS: tuple[tuple[str, int, float], ...] = (
@@ -31,11 +20,6 @@ BUCKETS: tuple[tuple[str, int, float], ...] = (
     ("2k-4k", 2000, 4000),
     (">=4k", 4000, float("inf")),
 )
-
-
-def count_words(text: str) -> int:
-    """Chinese characters plus English words, exactly as LongBench-Write counts (module docstring)."""
-    return len(_CJK.findall(text)) + len(_EN_WORD.findall(text))
 
 
 def length_score(required: float, output: float) -> float:

@@ -51,7 +51,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from writing_rl.eval.lengths import count_words
+from writing_rl.textstats import count_words
 
 from .base import ComponentResult, RewardConfigError
 
