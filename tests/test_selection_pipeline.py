@@ -19,8 +19,8 @@ import pytest
 from writing_rl.cli import data_cmd
 from writing_rl.cli.select_cmd import main
 from writing_rl.data.check import check_dataset
-from writing_rl.selection.cache import JsonlCache
 from writing_rl.selection.loopback import Players, graded, is_scoring
+from writing_rl.selection.pipeline import cache_at
 from writing_rl.testing.fake_judge import FakeJudgeServer, Reply, ScriptRequest
 
 KEY = "sk-test-selection-0123456789abcdef"
@@ -175,7 +175,7 @@ def test_failed_and_malformed_scores_are_retried_reported_and_never_guessed(tmp_
     assert "generation by comp-b failed: empty response" in failed["q4"]
     assert [s["id"] for s in report["selected"]] == ["q0", "q5"]  # q0 recovered after one re-ask
     assert report["usage"]["scoring"]["comp-b"]["failed"] == 1
-    scores = JsonlCache(tmp_path / "wd" / "scores.jsonl")
+    scores = cache_at(tmp_path / "wd" / "scores.jsonl")
     bad = scores.get("q1", "comp-b")
     assert bad["ok"] is False and bad["score"] is None and bad["scores"] is None and len(bad["problems"]) == 3
 
@@ -244,7 +244,7 @@ def test_max_calls_stops_cleanly_and_a_rerun_finishes_without_paying_twice(tmp_p
         assert main(["run", *args(tmp_path, "--k", "3", "--max-calls", "7", "--concurrency", "3")]) == 3
         err = capsys.readouterr().err
         assert "generate stopped: --max-calls 7 reached; 11 items left" in err
-        assert srv.count == 7 and len(JsonlCache(tmp_path / "wd" / "responses.jsonl").entries) == 7
+        assert srv.count == 7 and len(cache_at(tmp_path / "wd" / "responses.jsonl").entries) == 7
         assert not (tmp_path / "wd" / "report.json").exists()  # no selection from half the data
         assert main(["run", *args(tmp_path, "--k", "3", "--max-calls", "20")]) == 3  # 11 generations + 9 scores
         assert srv.count == 27
@@ -289,7 +289,7 @@ def test_user_errors_are_one_line_and_make_no_calls(tmp_path: Path, capsys, monk
         assert expected in err and KEY not in err
         if case == "unknown-model":  # stops at the first 404 (q0 by comp-b); what finished before it is kept
             assert srv.count == 3
-            assert set(JsonlCache(tmp_path / "wd" / "responses.jsonl").entries) == {("q0", "pol"), ("q0", "comp-a")}
+            assert set(cache_at(tmp_path / "wd" / "responses.jsonl").entries) == {("q0", "pol"), ("q0", "comp-a")}
         else:
             assert srv.count == 0
 
@@ -330,7 +330,7 @@ def _kill_mid_stage(tmp_path: Path, stage: str, kill_after: int) -> None:
         state["pid"] = proc.pid
         assert proc.wait(60) == -signal.SIGKILL
         cache_path = tmp_path / "wd" / ("responses.jsonl" if stage == "generate" else "scores.jsonl")
-        recorded = set(JsonlCache(cache_path).entries)
+        recorded = set(cache_at(cache_path).entries)
         first = [a for a in asked if a[0] == 1]
         assert 0 < len(recorded) < 24 and len(first) >= kill_after
         with cache_path.open("ab") as f:  # and a line torn by the kill, for good measure
@@ -343,7 +343,7 @@ def _kill_mid_stage(tmp_path: Path, stage: str, kill_after: int) -> None:
     assert len(second) == 24 - len(recorded)  # exactly the items without a record, nothing paid twice
     assert not {(ids[p], m) for m, p in second} & recorded
     assert len(set(second)) == len(second)
-    final = JsonlCache(cache_path)
+    final = cache_at(cache_path)
     assert len(final.entries) == 24 and all(r["ok"] for r in final.entries.values())
     assert all(json.loads(x) for x in cache_path.read_text().splitlines())  # the torn line was cut off
 

@@ -9,17 +9,18 @@ from pathlib import Path
 
 import pytest
 
+from writing_rl.atomic import atomic_write_text
+from writing_rl.calls.runner import Budget
+from writing_rl.calls.scores import ScoreParseError, parse_scores
 from writing_rl.judge.settings import JudgeSettings
-from writing_rl.selection.cache import JsonlCache, atomic_write_text
 from writing_rl.selection.emit import ladder
 from writing_rl.selection.inputs import load_instructions
 from writing_rl.selection.models import ModelSpec, SelectionError, load_models
-from writing_rl.selection.runner import Budget
+from writing_rl.selection.pipeline import cache_at
 from writing_rl.selection.score import (
     PointwiseScorer,
     criteria_dimensions,
     load_score_templates,
-    parse_scores,
 )
 from writing_rl.selection.select import Candidate, rank
 
@@ -76,14 +77,14 @@ KEYS = ["c1", "c2", "c3"]
      {"c1": 3, "c2": 4, "c3": 5}),
 ])
 def test_parse_scores_accepts_well_formed_replies(reply: str, expected: dict) -> None:
-    assert parse_scores(reply, KEYS) == (expected, None)
+    assert parse_scores(reply, KEYS, envelope="scores") == expected
 
 
 @pytest.mark.parametrize("reply, reason", [
     ("I would give it an 8.", "no JSON object"),
     ('<think>{"scores": {"c1": 9, "c2": 9, "c3": 9}}</think> I cannot decide.', "no JSON object"),
-    ('{"scores": {"c1": 7, "c2": 8}}', "missing ['c3']"),
-    ('{"scores": {"c1": 7, "c2": 8, "c3": 6, "c4": 5}}', "unexpected ['c4']"),
+    ('{"scores": {"c1": 7, "c2": 8}}', "missing key(s) ['c3']"),
+    ('{"scores": {"c1": 7, "c2": 8, "c3": 6, "c4": 5}}', "unexpected key(s) ['c4']"),
     ('{"scores": {"c1": 7.5, "c2": 8, "c3": 6}}', "not a whole number"),
     ('{"scores": {"c1": "7", "c2": 8, "c3": 6}}', "not a whole number"),
     ('{"scores": {"c1": true, "c2": 8, "c3": 6}}', "not a whole number"),
@@ -94,9 +95,9 @@ def test_parse_scores_accepts_well_formed_replies(reply: str, expected: dict) ->
     (None, "no JSON object"),
 ])
 def test_parse_scores_is_strict(reply: str | None, reason: str) -> None:
-    scores, problem = parse_scores(reply, KEYS)
-    assert scores is None
-    assert reason in (problem or "")
+    with pytest.raises(ScoreParseError) as e:
+        parse_scores(reply, KEYS, envelope="scores")
+    assert reason in str(e.value)
 
 
 # ---------------------------------------------------------------------------------------- criteria and templates
@@ -244,25 +245,25 @@ def test_cache_tolerates_a_torn_last_line_and_repairs_it(tmp_path: Path) -> None
     good = [{"id": "1", "model": "a", "ok": True}, {"id": "1", "model": "b", "ok": False},
             {"id": "1", "model": "b", "ok": True}]
     path.write_bytes(b"".join(json.dumps(r).encode() + b"\n" for r in good) + b'{"id": "2", "model": "a", "ok"')
-    cache = JsonlCache(path)
+    cache = cache_at(path)
     assert len(cache.entries) == 2 and cache.lines == 3 and cache.torn_tail
     assert cache.get("1", "b")["ok"] is True  # the last line for a key wins
     with cache:
         cache.append({"id": "2", "model": "a", "ok": True, "text": "née 名"})
     lines = path.read_text(encoding="utf-8").splitlines()
     assert len(lines) == 4 and all(json.loads(x) for x in lines)
-    assert JsonlCache(path).get("2", "a")["text"] == "née 名"
+    assert cache_at(path).get("2", "a")["text"] == "née 名"
 
     # a complete last line without its newline is kept, and the next append starts a new line
     path.write_text(json.dumps(good[0]), encoding="utf-8")
-    with JsonlCache(path) as c2:
+    with cache_at(path) as c2:
         c2.append(good[2])
-    assert len(JsonlCache(path).entries) == 2
+    assert len(cache_at(path).entries) == 2
 
     # damage anywhere else is reported, not skipped
     path.write_text(json.dumps(good[0]) + "\nnot json\n" + json.dumps(good[1]) + "\n", encoding="utf-8")
-    with pytest.raises(SelectionError, match=r"responses.jsonl:2 is not a valid cache record"):
-        JsonlCache(path)
+    with pytest.raises(SelectionError, match=r"responses.jsonl line 2: not a valid record"):
+        cache_at(path)
 
 
 def test_atomic_write_keeps_the_old_file_when_interrupted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -284,7 +285,7 @@ def test_reference_ladder_orders_by_score_with_the_policy_first(tmp_path: Path) 
     f = tmp_path / "m.yaml"
     f.write_text("policy: {model: pol}\ncompetitors: [{model: a}, {model: b}, {model: c}, {model: d}]\n")
     models = load_models(f, BASE)
-    cache = JsonlCache(tmp_path / "r.jsonl")
+    cache = cache_at(tmp_path / "r.jsonl")
     for m in ("pol", "a", "b", "c", "d"):
         cache.entries[("q", m)] = {"id": "q", "model": m, "text": f"text of {m}"}
     c = cand("q", 0, 5.0, a=8.0, b=4.0, c=6.0, d=6.0)

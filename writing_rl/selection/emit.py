@@ -13,14 +13,15 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .cache import JsonlCache, atomic_write_text
+from ..atomic import atomic_write_text
+from ..calls.log import ResultLog
 from .inputs import Instruction
 from .models import ModelsConfig, SelectionError
 from .select import Candidate
 
 
 def ladder(
-    cand: Candidate, models: ModelsConfig, responses: JsonlCache, keep_policy_reference: bool = True
+    cand: Candidate, models: ModelsConfig, responses: ResultLog, keep_policy_reference: bool = True
 ) -> tuple[list[str], list[float], list[str], int]:
     """References, their scores, their models (worst first), and how many competitors were left out."""
     order = {c.name: i for i, c in enumerate(models.competitors)}
@@ -43,7 +44,7 @@ def emit_rows(
     selected: list[Candidate],
     instructions: dict[str, Instruction],
     models: ModelsConfig,
-    responses: JsonlCache,
+    responses: ResultLog,
     keep_policy_reference: bool = True,
 ) -> tuple[list[dict[str, Any]], int]:
     """The data-build rows in selection order, and the number of competitor responses left out."""

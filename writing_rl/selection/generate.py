@@ -13,11 +13,12 @@ import hashlib
 import time
 from typing import Any
 
+from ..calls.endpoint import open_clients
+from ..calls.log import ResultLog
+from ..calls.runner import Budget, Caller, RunStats, run_jobs
 from ..judge.text import strip_reasoning
-from .cache import JsonlCache
 from .inputs import Instruction
 from .models import ModelsConfig, ModelSpec
-from .runner import Budget, Caller, StageStats, chat_or_explain, open_clients, run_jobs
 
 
 def text_sha(text: str) -> str:
@@ -38,8 +39,8 @@ def messages_for(spec: ModelSpec, instr: Instruction) -> list[dict[str, str]]:
 async def generate_stage(
     instructions: list[Instruction],
     models: ModelsConfig,
-    cache: JsonlCache,
-    stats: StageStats,
+    cache: ResultLog,
+    stats: RunStats,
     budget: Budget,
     *,
     concurrency: int,
@@ -58,7 +59,7 @@ async def generate_stage(
 
     async def work(job: tuple[Instruction, ModelSpec]) -> bool | None:
         instr, spec = job
-        res = await chat_or_explain(caller, spec, clients[spec.name], messages_for(spec, instr))
+        res = await caller.chat(clients[spec.name], messages_for(spec, instr), price=spec.cost, label=spec.label)
         if res is None:
             return None
         text = strip_reasoning(res.text) if res.ok and res.text else ""
@@ -75,5 +76,6 @@ async def generate_stage(
 
     if not jobs:
         return
-    async with open_clients(models.generators) as clients:  # a missing key fails here, before any call
-        await run_jobs(jobs, work, concurrency=concurrency, stats=stats, budget=budget, progress=progress)
+    endpoints = {s.name: (s.settings, s.label) for s in models.generators}
+    async with open_clients(endpoints) as clients:  # a missing key fails here, before any call
+        await run_jobs(jobs, work, concurrency=concurrency, stats=stats, budget=budget, progress_bar=progress)

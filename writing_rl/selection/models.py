@@ -3,38 +3,64 @@
 Each entry becomes ``EndpointSettings`` (the judge client's settings plus the name of the environment
 variable holding its key), so generation and scoring share the judge client's concurrency, retry,
 timeout and rate-limit machinery. Keys never appear in the file: an entry may only *name* the
-variable with ``api_key_env``.
+variable with ``api_key_env``. The fields an entry may have, and their types, are those of
+``ModelEntry``: an unknown or mistyped field is rejected by that structure.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import WritingRLError
+import yaml
+
+from ..calls.endpoint import EndpointSettings
+from ..calls.errors import InputError
 from ..judge.errors import JudgeConfigError, TemplateError
-from ..judge.settings import BACKENDS, KEY_ENV, JudgeSettings, infer_backend
+from ..judge.settings import BACKENDS, JudgeSettings, infer_backend
 from ..judge.templates import read_text_file
 
-
-class SelectionError(WritingRLError):
-    """A user-facing problem with selection inputs or settings; the message says what to fix."""
+SelectionError = InputError  # selection's user-facing errors are the model-calling stack's input errors
 
 
 @dataclass(frozen=True)
-class EndpointSettings(JudgeSettings):
-    """Judge-client settings for one endpoint, optionally reading its key from a named variable."""
+class ModelEntry:
+    """One entry of the models file as written: its fields and types are the file's schema."""
 
+    model: str
+    name: str | None = None
+    base_url: str | None = None
+    backend: str | None = None
     api_key_env: str | None = None
+    system_prompt: str | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+    price_per_1k_prompt: float | None = None
+    price_per_1k_completion: float | None = None
+    rpm: float | None = None
+    tpm: float | None = None
+    concurrency: int | None = None
+    timeout_s: float | None = None
+    max_retries: int | None = None
+    extra_body: dict | None = None
+    max_candidate_chars: int | None = None
+    backoff_base_s: float | None = None
+    backoff_max_s: float | None = None
 
-    @property
-    def key_env(self) -> str:  # type: ignore[override]
-        return self.api_key_env or KEY_ENV[self.backend]
 
+def _kind(hint: Any) -> type:
+    """The type a field takes when given: ``float | None`` -> float, ``dict | None`` -> dict."""
+    arms = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
+    return typing.get_origin(arms[0]) or arms[0]
+
+
+_KINDS = {name: _kind(hint) for name, hint in typing.get_type_hints(ModelEntry).items()}
+_REQUIRED = [f.name for f in dataclasses.fields(ModelEntry) if f.default is dataclasses.MISSING]
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -54,6 +80,12 @@ class ModelSpec:
     def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
         return (prompt_tokens * self.price_per_1k_prompt + completion_tokens * self.price_per_1k_completion) / 1000
 
+    @property
+    def label(self) -> str:
+        """How errors name this entry: ``competitor 'a' (model 'gpt-x')``."""
+        who = "the judge" if self.role == "judge" else f"{self.role} {self.name!r}"
+        return f"{who} (model {self.settings.model!r})"
+
 
 @dataclass(frozen=True)
 class ModelsConfig:
@@ -70,17 +102,11 @@ class ModelsConfig:
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$")
-_FIELDS = {
-    "name": str, "model": str, "base_url": str, "backend": str, "api_key_env": str, "system_prompt": str,
-    "temperature": float, "max_tokens": int, "price_per_1k_prompt": float, "price_per_1k_completion": float,
-    "rpm": float, "tpm": float, "concurrency": int, "timeout_s": float, "max_retries": int, "extra_body": dict,
-    "max_candidate_chars": int, "backoff_base_s": float, "backoff_max_s": float,
-}
 _SECRET_FIELDS = {"api_key", "key", "token", "secret", "password", "authorization"}
 
 
 def _check_value(where: str, key: str, value: Any) -> Any:
-    kind = _FIELDS[key]
+    kind = _KINDS[key]
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if kind is str and isinstance(value, str) and not value.strip():
@@ -110,12 +136,13 @@ def parse_entry(
             f"{where}: field {secrets_given[0]!r} is not allowed; never put keys in the models file, "
             "name the environment variable that holds the key with api_key_env"
         )
-    unknown = sorted(set(map(str, entry)) - set(_FIELDS))
+    unknown = sorted(set(map(str, entry)) - set(_KINDS))
     if unknown:
-        raise SelectionError(f"{where}: unknown field(s) {unknown}; known fields: {sorted(_FIELDS)}")
+        raise SelectionError(f"{where}: unknown field(s) {unknown}; known fields: {sorted(_KINDS)}")
     v = {k: _check_value(where, k, entry[k]) for k in entry if entry[k] is not None}
-    if "model" not in v:
-        raise SelectionError(f"{where}: field 'model' is required (the model name the endpoint serves)")
+    for key in _REQUIRED:
+        if key not in v:
+            raise SelectionError(f"{where}: field {key!r} is required (the model name the endpoint serves)")
     if role != "judge" and "name" not in v:
         v["name"] = v["model"]
     if "backend" in v:
@@ -150,8 +177,6 @@ def parse_entry(
 
 def load_models(path: str | Path, base: JudgeSettings | None = None, concurrency: int | None = None) -> ModelsConfig:
     """Read and validate a models YAML file (see ``examples/models.yaml``)."""
-    import yaml
-
     try:
         text = read_text_file(path, "models file")
     except (FileNotFoundError, TemplateError) as e:

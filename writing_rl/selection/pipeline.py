@@ -21,15 +21,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..atomic import atomic_write_text
+from ..calls.log import ResultLog, by_id_and_model, read_json
+from ..calls.runner import Budget, RunStats
 from ..judge.settings import JudgeSettings
 from ..redact import scrub
-from .cache import JsonlCache, atomic_write_text, read_json
 from .emit import emit_rows, write_rows
 from .generate import generate_stage
 from .inputs import load_instructions
 from .models import SelectionError, judge_spec, load_models
 from .report import build_report, write_report
-from .runner import Budget, StageStats
 from .score import PointwiseScorer, load_score_templates, score_stage
 from .select import Candidate, collect, rank
 
@@ -38,6 +39,11 @@ SUMMED = ("done", "failed", "calls", "attempts", "prompt_tokens", "completion_to
 # Settings that decide what the caches mean; a stage run without them reuses the last run's values.
 REMEMBERED = ("input", "models", "judge_model", "judge_base_url", "judge_backend", "score_template",
               "score_criteria_template")
+
+
+def cache_at(path: Path) -> ResultLog:
+    """A work dir's cache (responses or scores): a result log keyed by (instruction id, model name)."""
+    return ResultLog(path, f"{path.stem} cache", key=by_id_and_model)
 
 
 def remembered(work_dir: Path) -> dict[str, Any]:
@@ -107,7 +113,7 @@ class SelectionRun:
         atomic_write_text(self.work / "run.json", scrub(json.dumps(remembered, indent=1)) + "\n")  # no URL password
 
     # ------------------------------------------------------------------ bookkeeping
-    def _record(self, stats: StageStats) -> None:
+    def _record(self, stats: RunStats) -> None:
         """Keep this run's counters, and add them to the work dir's totals over all runs."""
         self.stages[stats.stage] = stats.to_dict()
         path = self.work / "stages.json"
@@ -120,12 +126,12 @@ class SelectionRun:
         saved[stats.stage] = total
         atomic_write_text(path, json.dumps(saved, indent=1) + "\n")
 
-    def _cache(self, name: str) -> JsonlCache:
-        return JsonlCache(self.work / name)
+    def _cache(self, name: str) -> ResultLog:
+        return cache_at(self.work / name)
 
     # ------------------------------------------------------------------ stages
-    def generate(self) -> StageStats:
-        stats = StageStats("generate")
+    def generate(self) -> RunStats:
+        stats = RunStats("generate")
         with self._cache("responses.jsonl") as cache:
             try:
                 asyncio.run(generate_stage(self.instructions, self.models, cache, stats, self.budget,
@@ -134,8 +140,8 @@ class SelectionRun:
                 self._record(stats)
         return stats
 
-    def score(self) -> StageStats:
-        stats = StageStats("score")
+    def score(self) -> RunStats:
+        stats = RunStats("score")
         responses = self._cache("responses.jsonl")
         with self._cache("scores.jsonl") as cache:
             try:
@@ -157,7 +163,7 @@ class SelectionRun:
         candidates, dropped = collect(self.instructions, self.models, responses, scores, self.scorer)
         selection = rank(candidates, k, self.opts.min_best_score)
         selection.dropped = dropped + selection.dropped
-        self._record(StageStats("select", items=len(self.instructions), done=len(selection.selected),
+        self._record(RunStats("select", items=len(self.instructions), done=len(selection.selected),
                                 failed=sum(d.reason == "failed" for d in dropped),
                                 pending=sum(d.reason == "incomplete" for d in dropped),
                                 wall_s=time.monotonic() - start))
@@ -207,7 +213,7 @@ class SelectionRun:
                 )
             except DataError as e:
                 raise SelectionError(f"building {self.opts.build} failed: {e}") from None
-        self._record(StageStats("emit", items=len(selected), done=len(rows), wall_s=time.monotonic() - start))
+        self._record(RunStats("emit", items=len(selected), done=len(rows), wall_s=time.monotonic() - start))
         return result
 
 

@@ -12,8 +12,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from ..atomic import atomic_write_bytes, atomic_write_text
+from ..calls.log import ResultLog
 from ..redact import scrub
-from .cache import JsonlCache, atomic_write_bytes, atomic_write_text
 from .models import ModelsConfig, ModelSpec
 from .select import Candidate, Selection
 
@@ -33,7 +34,7 @@ def describe(values: list[float]) -> dict[str, Any]:
             "min": round(v[0], 4), "p10": q(0.1), "p90": q(0.9), "max": round(v[-1], 4)}
 
 
-def usage(cache: JsonlCache, spec_names: list[str]) -> dict[str, dict[str, Any]]:
+def usage(cache: ResultLog, spec_names: list[str]) -> dict[str, dict[str, Any]]:
     """Totals per model over everything the cache holds (all runs)."""
     out = {n: {"records": 0, "ok": 0, "failed": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost": 0.0}
            for n in spec_names}
@@ -58,8 +59,8 @@ def build_report(
     judge: ModelSpec,
     k: int,
     min_best_score: float,
-    responses: JsonlCache,
-    scores: JsonlCache,
+    responses: ResultLog,
+    scores: ResultLog,
     stages: dict[str, Any],
     sources: dict[str, str],
 ) -> dict[str, Any]:

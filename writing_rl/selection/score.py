@@ -4,10 +4,10 @@ Dimensions come from the instruction's own criteria when it has them (WritingBen
 keys ``c1``..``cN``, rubric bands included), else from the ``@dimension key: description`` lines
 of the default template ``prompts/score_pointwise.txt`` (edit them, or pass your own file).
 
-The reply must end with a JSON object ``{"scores": {"<key>": <int 1-10>, ...}}``. The last such
-object after removing ``<think>`` blocks is parsed strictly: exactly the requested keys, whole
-numbers from 1 to 10. Anything else is a failed score (re-asked, then recorded as failed with the
-reason); a score is never filled in with a default. The response's score is the mean over keys.
+The reply must end with a JSON object ``{"scores": {"<key>": <int 1-10>, ...}}``, read strictly by
+``writing_rl.calls.scores`` (the wrapped shape): exactly the requested keys, whole numbers from 1 to
+10. Anything else is re-asked afresh, then recorded as failed with the reasons; a score is never
+filled in with a default. The response's score is the mean over keys.
 """
 
 from __future__ import annotations
@@ -20,14 +20,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..calls.endpoint import open_clients
+from ..calls.log import ResultLog
+from ..calls.runner import Budget, Caller, RunStats, run_jobs
+from ..calls.scores import ask_scores
 from ..judge.errors import TemplateError
 from ..judge.templates import PROMPTS_DIR, Template, parse_template, read_text_file
-from ..judge.text import neutralise, new_nonce, strip_reasoning, truncate_middle, wrap_answer
-from .cache import JsonlCache
+from ..judge.text import neutralise, new_nonce, truncate_middle, wrap_answer
 from .generate import response_ok
 from .inputs import Instruction
 from .models import ModelsConfig, ModelSpec, SelectionError
-from .runner import Budget, Caller, StageStats, chat_or_explain, open_clients, run_jobs
 
 _DIM_LINE = re.compile(r"^@dimension[ \t]+([a-z][a-z0-9_]*)[ \t]*:[ \t]*(\S.*)$")
 _BAND = re.compile(r"^\s*(\d+)\s*-\s*(\d+)\s*$")
@@ -125,40 +127,6 @@ def reply_format(dims: tuple[Dimension, ...]) -> str:
     return '{"scores": {' + ", ".join(f'"{d.key}": N' for d in dims) + "}}"
 
 
-def parse_scores(text: str | None, keys: list[str]) -> tuple[dict[str, int] | None, str | None]:
-    """The scores from the judge's last ``{"scores": {...}}`` object, or ``(None, reason)``."""
-    body = strip_reasoning(text or "")
-    decoder = json.JSONDecoder()
-    found = None
-    for start in (i for i in range(len(body) - 1, -1, -1) if body[i] == "{"):
-        try:
-            obj, _ = decoder.raw_decode(body, start)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(obj, dict) and "scores" in obj:
-            found = obj
-            break
-    if found is None:
-        return None, 'no JSON object with "scores" in the reply'
-    scores = found["scores"]
-    if not isinstance(scores, dict):
-        return None, '"scores" is not an object'
-    missing = [k for k in keys if k not in scores]
-    extra = sorted(set(scores) - set(keys))
-    if missing or extra:
-        parts = ([f"missing {missing}"] if missing else []) + ([f"unexpected {extra}"] if extra else [])
-        return None, "wrong dimensions: " + ", ".join(parts)
-    out: dict[str, int] = {}
-    for k in keys:
-        v = scores[k]
-        if isinstance(v, bool) or not isinstance(v, int):
-            return None, f"score for {k!r} is {v!r}, not a whole number"
-        if not 1 <= v <= 10:
-            return None, f"score for {k!r} is {v}, outside 1..10"
-        out[k] = v
-    return out, None
-
-
 class PointwiseScorer:
     """Renders scoring prompts for one judge and one pair of templates."""
 
@@ -200,9 +168,9 @@ async def score_stage(
     models: ModelsConfig,
     judge: ModelSpec,
     scorer: PointwiseScorer,
-    responses: JsonlCache,
-    cache: JsonlCache,
-    stats: StageStats,
+    responses: ResultLog,
+    cache: ResultLog,
+    stats: RunStats,
     budget: Budget,
     *,
     concurrency: int,
@@ -229,31 +197,25 @@ async def score_stage(
     async def work(job: tuple[Instruction, ModelSpec, str, str]) -> bool | None:
         instr, spec, text, basis = job
         keys = [d.key for d in scorer.dimensions(instr.criteria)]
-        problems: list[str] = []
-        raw, calls, attempts, pt, ct, scores = None, 0, 0, 0, 0, None
-        for _ in range(1 + parse_retries):
-            prompt = scorer.render(instr.prompt, text, instr.criteria)
-            res = await chat_or_explain(caller, judge, client, [{"role": "user", "content": prompt}])
-            if res is None:
-                return None
-            calls, attempts = calls + 1, attempts + res.attempts
-            pt, ct, raw = pt + res.prompt_tokens, ct + res.completion_tokens, res.text
-            if not res.ok:
-                problems.append(res.error or "judge call failed")
-                break  # the client already retried the transport; asking again would repeat that
-            scores, problem = parse_scores(res.text, keys)
-            if scores is not None:
-                break
-            problems.append(problem or "unparsable reply")
+        asked = await ask_scores(
+            lambda messages: caller.chat(client, messages, price=judge.cost, label=judge.label),
+            lambda: [{"role": "user", "content": scorer.render(instr.prompt, text, instr.criteria)}],
+            keys, envelope="scores", max_reasks=parse_retries,
+        )
+        if asked is None:
+            return None
+        scores, pt, ct = asked.scores, asked.prompt_tokens, asked.completion_tokens
+        stats.reasks += asked.reasks
         cache.append({
             "id": instr.id, "model": spec.name, "ok": scores is not None,
             "score": round(sum(scores.values()) / len(scores), 6) if scores else None,
-            "scores": scores, "error": None if scores else "; ".join(problems), "problems": problems,
-            "basis": basis, "judge": judge.settings.model, "raw": raw, "calls": calls, "attempts": attempts,
-            "prompt_tokens": pt, "completion_tokens": ct, "cost": round(judge.cost(pt, ct), 8), "time": time.time(),
+            "scores": scores, "error": None if scores else "; ".join(asked.problems), "problems": asked.problems,
+            "basis": basis, "judge": judge.settings.model, "raw": asked.raw, "calls": asked.calls,
+            "attempts": asked.attempts, "prompt_tokens": pt, "completion_tokens": ct,
+            "cost": round(judge.cost(pt, ct), 8), "time": time.time(),
         })
         return scores is not None
 
-    async with open_clients([judge]) as clients:
+    async with open_clients({judge.name: (judge.settings, judge.label)}) as clients:
         client = clients[judge.name]
-        await run_jobs(jobs, work, concurrency=concurrency, stats=stats, budget=budget, progress=progress)
+        await run_jobs(jobs, work, concurrency=concurrency, stats=stats, budget=budget, progress_bar=progress)

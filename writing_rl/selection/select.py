@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .cache import JsonlCache
+from ..calls.log import ResultLog
 from .generate import response_ok
 from .inputs import Instruction
 from .models import ModelsConfig
@@ -78,8 +78,8 @@ def rank(candidates: list[Candidate], k: int, min_best_score: float) -> Selectio
 def collect(
     instructions: list[Instruction],
     models: ModelsConfig,
-    responses: JsonlCache,
-    scores: JsonlCache,
+    responses: ResultLog,
+    scores: ResultLog,
     scorer: PointwiseScorer,
 ) -> tuple[list[Candidate], list[Dropped]]:
     """Candidates with every score in place, and the instructions that cannot be candidates, with why."""
