@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from writing_rl.eval.criteria import parse_criteria
-from writing_rl.eval.files import EvalInputError
+from writing_rl.eval.data import EvalInputError
 from writing_rl.testing.fake_judge import FakeJudgeServer, Reply
 
 from .eval_helpers import cli

@@ -143,4 +143,4 @@ def test_endpoint_key_from_its_own_variable(tmp_path: Path, model_server: FakeJu
     assert _gen(_data(tmp_path, 1), tmp_path / "r.jsonl", model_server.base_url, "--api-key-env", "POLICY_KEY") == 0
     assert seen == ["Bearer sk-policy-key"]  # not the judge's OPENAI_API_KEY
     assert _gen(_data(tmp_path, 2), tmp_path / "r.jsonl", model_server.base_url, "--api-key-env", "UNSET_VAR") == 2
-    assert "UNSET_VAR (named by --api-key-env) is not set" in capsys.readouterr().err
+    assert "UNSET_VAR (named by --api-key-env or api_key_env) is not set" in capsys.readouterr().err

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from writing_rl.eval.data import load_benchmark, load_responses
-from writing_rl.eval.files import EvalInputError
+from writing_rl.eval.data import EvalInputError, load_benchmark, load_responses
 from writing_rl.eval.report import markdown_table, text_table
 from writing_rl.testing.fake_judge import FakeJudgeServer, Reply
 

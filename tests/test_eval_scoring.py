@@ -9,10 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from writing_rl.eval.files import EvalInputError, JsonlLog
+from writing_rl.calls.log import ResultLog
+from writing_rl.calls.scores import ScoreParseError, parse_scores
+from writing_rl.eval.data import EvalInputError
 from writing_rl.eval.longbench import quality_template
-from writing_rl.eval.scoring import ScoreJob, ScoreParseError, Scorer, parse_scores, public_url
+from writing_rl.eval.scoring import ScoreJob, Scorer
 from writing_rl.judge import JudgeSettings
+from writing_rl.redact import public_url
 from writing_rl.testing.fake_judge import FakeJudgeServer, Reply
 
 KEYS = ("relevance", "accuracy", "coherence", "clarity", "breadth_and_depth", "reading_experience")
@@ -120,14 +123,14 @@ def test_log_resumes_and_retries_only_failures(judge_server: FakeJudgeServer, fa
 def test_torn_last_line_is_dropped_and_corruption_is_named(tmp_path: Path) -> None:
     log = tmp_path / "s.jsonl"
     log.write_text(json.dumps({"key": "a", "ok": True}) + "\n" + '{"key": "b", "o', encoding="utf-8")
-    with JsonlLog(log) as lg:
+    with ResultLog(log) as lg:
         assert [r["key"] for r in lg.records] == ["a"]
         lg.append({"key": "c", "ok": True})
     lines = log.read_text(encoding="utf-8").splitlines()
     assert [json.loads(x)["key"] for x in lines] == ["a", "c"]
     log.write_text('{"key": "a"}\nnot json\n{"key": "b"}\n', encoding="utf-8")
     with pytest.raises(EvalInputError, match="line 2"):
-        JsonlLog(log)
+        ResultLog(log)
 
 
 def test_prompt_wraps_and_neutralises_the_response(fast_settings: JudgeSettings, tmp_path: Path) -> None:

@@ -369,7 +369,7 @@ def test_assess_thresholds_severity_and_uncertainty():
 
 def test_cost_follows_the_launcher_settings_and_prices():
     from writing_rl.audit.cost import LaunchSettings, estimate, prices_from_env
-    from writing_rl.eval.files import EvalInputError
+    from writing_rl.eval.data import EvalInputError
 
     grpo = LaunchSettings.from_env({"PRESET": "longwriter-zero", "TRAIN_BATCH_SIZE": "8", "TOTAL_EPOCHS": "3"})
     assert (grpo.rollout_n, grpo.calls_per_step, grpo.steps(100)) == (8, 64, 3 * 12)  # verl drops the last batch

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ..eval.files import EvalInputError
+from ..eval.data import EvalInputError
 from ..judge.compare import STRATEGIES
 
 PRICE_ENV = {"input": "JUDGE_PRICE_INPUT", "cached_input": "JUDGE_PRICE_CACHED_INPUT", "output": "JUDGE_PRICE_OUTPUT"}

@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..data.schema import split_path
-from ..eval.data import Item, load_benchmark
-from ..eval.files import EvalInputError
+from ..eval.data import EvalInputError, Item, load_benchmark
 
 SKIP_FEW_REFS = "rows with fewer than two references"
 SKIP_EQUAL_SCORES = "pairs with equal reference_scores"

@@ -13,7 +13,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from ..eval.files import EvalInputError
+from ..eval.data import EvalInputError
 from ..judge import JudgeError, JudgeSettings, PairwiseJudge
 from . import LaunchSettings, audit_once, load_pairs
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..eval.files import EvalInputError
+from ..eval.data import EvalInputError
 from ..eval.report import compare_reports, fmt, load_report, markdown_table, write_run
 from .assess import THRESHOLDS, assess
 from .metrics import OUTCOMES

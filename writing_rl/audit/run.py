@@ -11,14 +11,11 @@ same reliability as one that ran through.
 
 from __future__ import annotations
 
-import asyncio
-import time
 from pathlib import Path
 from typing import Any
 
-from ..eval.files import JsonlLog
-from ..eval.runner import gather_or_cancel, progress
-from ..eval.scoring import sha
+from ..calls.log import ResultLog, sha
+from ..calls.runner import RunStats, run_jobs
 from ..judge.compare import Judgment, PairwiseJudge, format_criteria
 from ..judge.errors import JudgeInputError
 from .pairs import LadderPair
@@ -78,23 +75,20 @@ async def judge_pairs(
     """
     jobs = [(p, o, order_key(judge, p, o)) for p in pairs for o in ORDERS]
     keys = {k for _, _, k in jobs}
-    log = JsonlLog(log_path, "audit judgment log") if log_path is not None else None
+    log = ResultLog(log_path, "audit judgment log") if log_path is not None else None
     history = [r for r in (log.records if log else []) if r.get("key") in keys]
     done = {r["key"] for r in history if r.get("outcome") not in (None, "failed")}
     todo = [job for job in jobs if job[2] not in done]
     stats: dict[str, Any] = {"judgments": len(jobs), "cached": len(jobs) - len(todo), "judged": len(todo),
                              "wall_s": 0.0}
-    bar = progress(len(todo), "judge audit", show_progress)
-    start = time.monotonic()
+    run = RunStats("judge audit")
 
     # no more judgments in flight than the client's slots, so a judgment's latency is the judge's
     # (retries included), not time spent queueing for a slot behind the rest of the audit
-    slots = asyncio.Semaphore(judge.settings.concurrency)
-
-    async def one(pair: LadderPair, order: str, key: str) -> None:
+    async def one(job: tuple[LadderPair, str, str]) -> bool:
+        pair, order, key = job
         try:
-            async with slots:
-                j = await judge.compare(pair.question, pair.weaker, pair.stronger, pair.criteria, _STRATEGY[order])
+            j = await judge.compare(pair.question, pair.weaker, pair.stronger, pair.criteria, _STRATEGY[order])
             rec = judgment_record(j, order)
         except JudgeInputError as e:  # an empty reference: reported, never judged
             rec = {"outcome": "failed", "winner": None, "reason": f"input: {e}", "attempts": 0, "latency_s": 0.0,
@@ -103,15 +97,15 @@ async def judge_pairs(
         if log:
             log.append(rec)
         history.append(rec)
-        bar.update()
+        return rec["outcome"] != "failed"
 
     try:
-        await gather_or_cancel(one(*job) for job in todo)
+        await run_jobs(todo, one, concurrency=judge.settings.concurrency, stats=run, progress_bar=show_progress,
+                       unit="call")
     finally:
-        bar.close()
         if log:
             log.close()
-        stats["wall_s"] = time.monotonic() - start
+        stats["wall_s"] = run.wall_s
     by_key: dict[str, dict[str, Any]] = {}
     for r in history:  # a success wins over any failure; among failures the last one
         if r["outcome"] != "failed" or by_key.get(r["key"], {}).get("outcome", "failed") == "failed":

@@ -10,6 +10,7 @@ With a ``key`` function the log also keeps the last record of each key (``get``)
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Callable, Hashable, Iterator
@@ -46,6 +47,11 @@ def iter_jsonl(path: str | Path, what: str, *, torn_tail_ok: bool = False) -> It
         if not isinstance(obj, dict):
             raise InputError(f"{what} {p} line {i}: expected a JSON object, got {type(obj).__name__}")
         yield i, obj
+
+
+def sha(*parts: Any) -> str:
+    """A stable key for a tuple of JSON-able parts (what decides a logged result)."""
+    return hashlib.sha256(json.dumps(parts, ensure_ascii=False, default=str).encode("utf-8")).hexdigest()
 
 
 def write_atomic(path: str | Path, data: str | bytes) -> None:

@@ -10,8 +10,7 @@ from typing import Any
 
 from .. import __version__
 from ..eval.criteria import criteria_template, evaluate_criteria
-from ..eval.data import Item, load_benchmark, load_responses
-from ..eval.files import EvalInputError
+from ..eval.data import EvalInputError, Item, load_benchmark, load_responses
 from ..eval.generate import endpoint_settings, generate
 from ..eval.longbench import QUALITY_KEYS, evaluate_longbench, quality_template
 from ..eval.pairwise import Pair, evaluate_pairwise

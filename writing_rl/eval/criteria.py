@@ -17,9 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from ..judge.templates import Template, load_named
-from .data import Item, ResponseRecord
-from .files import EvalInputError
-from .runner import mean
+from .data import EvalInputError, Item, ResponseRecord
+from .report import mean
 from .scoring import ScoreJob, Scorer
 
 _BAND = re.compile(r"^\s*(\d+)\s*-\s*(\d+)\s*$")

@@ -1,10 +1,6 @@
-"""Benchmark rows and responses files: loading, matching by id, and errors naming file and line.
+"""Benchmark rows and responses files for evaluation: loading, matching by id, errors naming file and line.
 
-Benchmark files are JSON lines (WritingBench: ``index, domain1, domain2, query, checklist``;
-LongBench-Write: ``prompt, type, length``; any row with ``prompt`` or ``query``) or a training
-parquet in the project's schema (``prompt`` messages and ``reward_model.ground_truth``).
-A row's id is its ``index`` or ``id`` field, else its line number (counting from 1); for parquet,
-``ground_truth.id``.
+Benchmark rows are read by ``writing_rl.calls.rows`` (``load_benchmark``; an ``Item`` is its ``Row``).
 
 Responses files are JSON lines ``{"id": <row id>, "response": "<text>"}`` (``index`` is accepted
 for ``id``). A file without any id fields is matched to the benchmark rows by position and must
@@ -14,36 +10,17 @@ have one line per row. Rows written by ``writing-rl eval generate`` may also be 
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from .files import EvalInputError, iter_jsonl
+from ..calls.errors import InputError
+from ..calls.log import iter_jsonl
+from ..calls.rows import Row, norm_id, read_rows
 
+EvalInputError = InputError  # evaluation's input errors are the model-calling stack's
+Item = Row  # a benchmark row
 
-@dataclass
-class Item:
-    """One benchmark row: its id, the instruction, the chat messages to generate from, its fields."""
-
-    id: str
-    question: str
-    messages: list[dict[str, str]]
-    source: str
-    fields: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def criteria(self) -> Any:
-        return _json_or_text(self.fields.get("checklist", self.fields.get("criteria")))
-
-    @property
-    def references(self) -> list[str] | None:
-        refs = self.fields.get("references", self.fields.get("target"))
-        if refs is None:
-            return None
-        if isinstance(refs, str):
-            return [refs]
-        return [str(r) for r in refs]
+__all__ = ["EvalInputError", "Item", "ResponseRecord", "load_benchmark", "load_responses", "norm_id"]
 
 
 @dataclass
@@ -55,89 +32,9 @@ class ResponseRecord:
     prompt: str | None = None
 
 
-def _json_or_text(value: Any) -> Any:
-    if isinstance(value, str) and value.strip()[:1] in ("[", "{"):
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError:
-            return value
-    return value
-
-
-def _plain(value: Any) -> Any:
-    """Numpy arrays / pyarrow structs from parquet into lists and dicts."""
-    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
-        value = value.tolist()
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
-def norm_id(value: Any) -> str:
-    """Ids compare as text, so ``367`` in one file matches ``"367"`` in another."""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return str(value).strip()
-
-
-def _messages(prompt: Any, where: str) -> tuple[str, list[dict[str, str]]]:
-    if isinstance(prompt, str):
-        if not prompt.strip():
-            raise EvalInputError(f"{where}: the instruction is empty")
-        return prompt, [{"role": "user", "content": prompt}]
-    if isinstance(prompt, list) and prompt and all(isinstance(m, dict) for m in prompt):
-        msgs = [{"role": str(m.get("role", "")), "content": str(m.get("content", ""))} for m in prompt]
-        users = [m["content"] for m in msgs if m["role"] == "user"]
-        if not users or not users[-1].strip():
-            raise EvalInputError(f"{where}: the prompt messages have no non-empty user message")
-        return users[-1], msgs
-    raise EvalInputError(f"{where}: 'prompt' must be text or a list of chat messages")
-
-
-def _item_from_row(row: dict[str, Any], default_id: Any, where: str) -> Item:
-    rm = row.get("reward_model")
-    gt = _json_or_text(rm.get("ground_truth")) if isinstance(rm, dict) else None
-    fields = dict(row)
-    if isinstance(gt, dict):  # the project's training schema
-        fields.update({k: v for k, v in gt.items() if k != "prompt"})
-    raw_id = next((fields[k] for k in ("index", "id") if fields.get(k) is not None), default_id)
-    prompt = row.get("query") if row.get("query") is not None else row.get("prompt")
-    if prompt is None:
-        raise EvalInputError(f"{where}: no 'prompt' or 'query' field (the instruction to answer)")
-    question, messages = _messages(prompt, where)
-    if isinstance(gt, dict) and isinstance(gt.get("prompt"), str) and gt["prompt"].strip():
-        question = gt["prompt"]
-    return Item(norm_id(raw_id), question, messages, where, fields)
-
-
 def load_benchmark(path: str | Path) -> list[Item]:
     """Read a benchmark file (JSON lines or parquet); ids must be unique."""
-    p = Path(path)
-    items: list[Item] = []
-    if p.suffix == ".parquet":
-        if not p.is_file():
-            raise EvalInputError(f"benchmark file {p} does not exist")
-        import pyarrow.parquet as pq
-
-        try:
-            records = pq.read_table(p).to_pylist()  # plain lists and dicts; pandas would cost a second to import
-        except Exception as e:  # pyarrow raises several types for a bad file
-            raise EvalInputError(f"benchmark file {p} is not a readable parquet file: {e}") from None
-        for pos, rec in enumerate(records):
-            items.append(_item_from_row(_plain(rec), pos, f"{p} row {pos}"))
-    else:
-        for line, row in iter_jsonl(p, "benchmark file"):
-            items.append(_item_from_row(row, line, f"{p} line {line}"))
-    if not items:
-        raise EvalInputError(f"benchmark file {p} has no rows")
-    seen: dict[str, str] = {}
-    for it in items:
-        if it.id in seen:
-            raise EvalInputError(f"{it.source}: id {it.id!r} also used at {seen[it.id]}; ids must be unique")
-        seen[it.id] = it.source
-    return items
+    return read_rows(path, "benchmark file")
 
 
 def load_responses(path: str | Path, items: list[Item] | None = None) -> dict[str, ResponseRecord]:

@@ -9,19 +9,16 @@ failure is written as ``"response": null`` with its ``error``, never as an empty
 from __future__ import annotations
 
 import asyncio
-import os
-import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..judge.client import JudgeClient
-from ..judge.errors import JudgeConfigError
+from ..calls.endpoint import EndpointSettings, make_client
+from ..calls.log import ResultLog
+from ..calls.runner import Caller, RunStats, run_jobs
 from ..judge.settings import JudgeSettings
-from .data import Item, norm_id
-from .files import EvalInputError, JsonlLog
-from .runner import gather_or_cancel, progress
+from ..redact import public_url
+from .data import EvalInputError, Item, norm_id
 
 
 @dataclass
@@ -37,31 +34,6 @@ class GenerateSummary:
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
-
-
-@dataclass(frozen=True)
-class EndpointSettings(JudgeSettings):
-    """Settings of an endpoint under evaluation, whose key may live in its own variable.
-
-    Without ``api_key_env`` the judge's rule applies (``OPENAI_API_KEY`` / ``DASHSCOPE_API_KEY``;
-    a loopback URL needs none). With it, only that variable is read, so the judge's key is never
-    sent to a model server that is not the judge.
-    """
-
-    api_key_env: str | None = None
-
-    @property
-    def key_env(self) -> str:
-        return self.api_key_env or super().key_env
-
-    def api_key(self, env: Mapping[str, str] | None = None) -> str:
-        if not self.api_key_env:
-            return super().api_key(env)
-        key = ((os.environ if env is None else env).get(self.api_key_env) or "").strip()
-        if not key:
-            raise JudgeConfigError(f"{self.api_key_env} (named by --api-key-env) is not set: export the endpoint's "
-                                   "key in it, or EMPTY for an endpoint without authentication")
-        return key
 
 
 def endpoint_settings(
@@ -97,45 +69,40 @@ async def generate(
     show_progress: bool = True,
 ) -> GenerateSummary:
     """Answer every item not answered yet in ``out_path``; returns counts and the failures."""
-    start = time.monotonic()
-    client = JudgeClient(settings)  # a missing key fails here, before anything is written
-    log = JsonlLog(out_path, "responses file")
+    label = f"model endpoint {public_url(settings.base_url) or '(default)'} / {settings.model}"
+    client = make_client(settings)  # a missing key fails here, before anything is written
+    log = ResultLog(out_path, "responses file")
     others = {str(r.get("model")) for r in log.records if r.get("model") and r.get("model") != settings.model}
     if others:
-        log.close()
         await client.close()
         raise EvalInputError(f"responses file {out_path} holds answers from model {sorted(others)[0]!r}, not "
                              f"{settings.model!r}; write to another --out file")
     done = {norm_id(r.get("id", r.get("index"))) for r in log.records if isinstance(r.get("response"), str)}
     todo = [it for it in items if it.id not in done]
     summary = GenerateSummary(total=len(items), already_done=len(items) - len(todo))
-    bar = progress(len(todo), f"generate {settings.model}", show_progress)
+    stats = RunStats(f"generate {settings.model}")
+    caller = Caller(stats)
 
-    async def one(it: Item) -> None:
-        res = await client.chat(_messages(it, system_prompt))
+    async def one(it: Item) -> bool:
+        res = await caller.chat(client, _messages(it, system_prompt), label=label)
+        assert res is not None  # no budget here: every call is sent
         log.append({
             "id": it.id, "prompt": it.question, "response": res.text if res.ok else None, "model": settings.model,
             "error": res.error, "attempts": res.attempts, "latency_s": round(res.latency_s, 3),
             "prompt_tokens": res.prompt_tokens, "completion_tokens": res.completion_tokens,
         })
-        summary.prompt_tokens += res.prompt_tokens
-        summary.completion_tokens += res.completion_tokens
-        if res.ok:
-            summary.generated += 1
-        else:
-            summary.failed += 1
+        if not res.ok:
             summary.failures.append({"id": it.id, "error": str(res.error)})
-        bar.update()
+        return res.ok
 
     try:
-        await gather_or_cancel(one(it) for it in todo)
-    except JudgeConfigError as e:
-        raise JudgeConfigError(f"model endpoint {settings.base_url or '(default)'} / {settings.model}: {e}") from None
+        await run_jobs(todo, one, concurrency=settings.concurrency, stats=stats, progress_bar=show_progress,
+                       unit="call")
     finally:
-        bar.close()
         log.close()
         await client.close()
-        summary.wall_s = time.monotonic() - start
+        summary.generated, summary.failed, summary.wall_s = stats.done, stats.failed, stats.wall_s
+        summary.prompt_tokens, summary.completion_tokens = stats.prompt_tokens, stats.completion_tokens
     return summary
 
 

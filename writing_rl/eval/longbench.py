@@ -15,10 +15,9 @@ from typing import Any
 
 from ..judge.templates import Template, load_named
 from ..judge.text import strip_reasoning
-from .data import Item, ResponseRecord
-from .files import EvalInputError
+from .data import EvalInputError, Item, ResponseRecord
 from .lengths import BUCKETS, count_words, length_bucket, length_score
-from .runner import mean
+from .report import mean
 from .scoring import ScoreJob, Scorer
 
 QUALITY_KEYS = ("relevance", "accuracy", "coherence", "clarity", "breadth_and_depth", "reading_experience")

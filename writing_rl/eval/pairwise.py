@@ -8,7 +8,6 @@ The 95% interval is a percentile bootstrap over items (1000 resamples, fixed see
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,11 +15,12 @@ from typing import Any
 
 import numpy as np
 
+from ..calls.log import ResultLog, sha
+from ..calls.runner import RunStats, run_jobs
 from ..judge.compare import PairwiseJudge, format_criteria
 from ..judge.errors import JudgeInputError
-from .files import JsonlLog
-from .runner import gather_or_cancel, mean, progress
-from .scoring import Stats, public_url, sha, text_sha
+from .report import mean
+from .scoring import public_url, report_stats, text_sha
 
 RATES = ("win", "tie", "loss")
 
@@ -114,15 +114,13 @@ async def evaluate_pairwise(
     keys = {p.id: sha("pairwise", s.model, s.temperature, s.max_tokens, judge.template.text,
                       judge.criteria_template.text, p.question, p.a, p.b, format_criteria(p.criteria))
             for p in pairs}
-    log = JsonlLog(log_path, "judgment log")
+    log = ResultLog(log_path, "judgment log")
     done = {r["key"]: r for r in log.records if r.get("outcome") not in (None, "failed")}
     results = {p.id: done[keys[p.id]] for p in pairs if keys[p.id] in done}
-    stats = Stats(cached=len(results))
+    stats = RunStats("pairwise", cached=len(results))
     todo = [p for p in pairs if p.id not in results]
-    bar = progress(len(todo), "pairwise", show_progress)
-    start = time.monotonic()
 
-    async def one(p: Pair) -> None:
+    async def one(p: Pair) -> bool:
         try:
             rec = _record(await judge.compare(p.question, p.b, p.a, p.criteria, strategy="both-orders"))
         except JudgeInputError as e:  # an empty answer: reported, not judged, not counted
@@ -131,18 +129,15 @@ async def evaluate_pairwise(
         rec = {"key": keys[p.id], "id": p.id, **rec}
         log.append(rec)
         results[p.id] = rec
-        stats.calls += rec["attempts"]
+        stats.attempts += rec["attempts"]
         stats.prompt_tokens += rec["prompt_tokens"]
         stats.completion_tokens += rec["completion_tokens"]
-        stats.failed += rec["outcome"] == "failed"
-        bar.update()
+        return rec["outcome"] != "failed"
 
     try:
-        await gather_or_cancel(one(p) for p in todo)
+        await run_jobs(todo, one, concurrency=s.concurrency, stats=stats, progress_bar=show_progress, unit="call")
     finally:
-        bar.close()
         log.close()
-        stats.wall_s = time.monotonic() - start
     items = [{"id": p.id, "outcome": results[p.id]["outcome"], "disagreement": results[p.id].get("disagreement"),
               "reason": results[p.id].get("reason")} for p in pairs]
     judged = [r for r in items if r["outcome"] != "failed"]
@@ -158,4 +153,5 @@ async def evaluate_pairwise(
     headline.update({"disagreement_rate": disagreement, "items": len(pairs), "judged": len(judged),
                      "failed": len(failures)})
     return {"benchmark": "pairwise", "headline": headline, "rates": rates, "disagreement_rate": disagreement,
-            "judge": judge_record(judge, "both-orders"), "stats": stats.__dict__, "items": items, "failures": failures}
+            "judge": judge_record(judge, "both-orders"), "stats": report_stats(stats), "items": items,
+            "failures": failures}

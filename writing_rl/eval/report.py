@@ -6,13 +6,14 @@ import io
 import json
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ..calls.log import write_atomic
 from ..redact import scrub_obj
-from .files import EvalInputError, write_atomic
+from .data import EvalInputError
 
 MAX_LISTED_FAILURES = 50
 
@@ -25,6 +26,11 @@ def default_out_dir(kind: str, label: str) -> Path:
 
 def now_utc() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def mean(values: Iterable[float]) -> float | None:
+    vals = list(values)
+    return sum(vals) / len(vals) if vals else None
 
 
 def fmt(v: Any) -> str:

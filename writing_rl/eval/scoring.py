@@ -1,10 +1,10 @@
-"""Pointwise judge scoring for evaluation: strict score parsing, re-asks, and a resumable score log.
+"""Pointwise judge scoring for evaluation: one template and key set, re-asks, and a resumable score log.
 
-Reply contract: after any reasoning, the judge's last non-empty line is one JSON object holding
-exactly the requested keys, each an integer in range (``{"score": 7}``). ``<think>`` blocks are
-removed first and a closing Markdown code fence after the line is ignored; nothing else is
-forgiven. An unparseable reply is re-asked (``eval_reask.txt``, naming the problem) at most
-``max_reasks`` times; after that the score is *failed*, reported with its id, never defaulted.
+Reply contract (the flat shape of ``writing_rl.calls.scores``): after any reasoning, the judge's
+last non-empty line is one JSON object holding exactly the requested keys, each an integer in range
+(``{"score": 7}``). An unparseable reply is re-asked as a follow-up (``eval_reask.txt``, naming the
+problem) at most ``max_reasks`` times; after that the score is *failed*, reported with its id,
+never defaulted.
 
 Every finished score (or failure) is appended to a JSON-lines log keyed by a hash of everything
 that determines it (judge model, temperature, max tokens, template text, question, response,
@@ -14,71 +14,32 @@ criterion), so a rerun never pays twice for a score; failures are retried on the
 from __future__ import annotations
 
 import hashlib
-import json
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from ..calls.endpoint import make_client
+from ..calls.log import ResultLog, sha
+from ..calls.runner import Caller, RunStats, run_jobs
+from ..calls.scores import Messages, ask_scores, format_line
 from ..judge.client import JudgeClient
 from ..judge.settings import JudgeSettings
 from ..judge.templates import Template, load_named
 from ..judge.text import Truncated, neutralise, new_nonce, strip_reasoning, truncate_middle
 from ..redact import public_url
-from .files import JsonlLog
-from .runner import gather_or_cancel, progress
-
-_FENCE = "```"
-
-
-class ScoreParseError(ValueError):
-    """The judge's reply does not end with the required JSON line; the message says why."""
-
-
-def parse_scores(text: str, keys: Sequence[str], lo: int, hi: int) -> dict[str, int]:
-    """Parse the last line of a judge reply under the strict contract in the module docstring."""
-    lines = [ln.strip() for ln in strip_reasoning(text or "").splitlines() if ln.strip()]
-    while lines and lines[-1] == _FENCE:
-        lines.pop()
-    if not lines:
-        raise ScoreParseError("the reply is empty")
-    last = lines[-1].strip("`").strip()
-    if last.lower().startswith("json"):
-        last = last[4:].strip()
-    try:
-        obj = json.loads(last)
-    except json.JSONDecodeError:
-        raise ScoreParseError(f"the last line is not a JSON object: {lines[-1][:120]!r}") from None
-    if not isinstance(obj, dict):
-        raise ScoreParseError(f"the last line is JSON but not an object: {lines[-1][:120]!r}")
-    missing = [k for k in keys if k not in obj]
-    extra = [k for k in obj if k not in keys]
-    if missing or extra:
-        parts = ([f"missing key(s) {missing}"] if missing else []) + ([f"unexpected key(s) {extra}"] if extra else [])
-        raise ScoreParseError("; ".join(parts))
-    for k in keys:
-        v = obj[k]
-        if isinstance(v, bool) or not isinstance(v, int):
-            raise ScoreParseError(f"{k!r} must be an integer, got {v!r}")
-        if not lo <= v <= hi:
-            raise ScoreParseError(f"{k!r} = {v} is outside {lo}..{hi}")
-    return {k: obj[k] for k in keys}
-
-
-def format_line(keys: Sequence[str], lo: int, hi: int) -> str:
-    """The required last line, for prompts: ``{"score": <integer 1-10>}``."""
-    return "{" + ", ".join(f'"{k}": <integer {lo}-{hi}>' for k in keys) + "}"
-
-
-def sha(*parts: Any) -> str:
-    """A stable key for a tuple of JSON-able parts."""
-    return hashlib.sha256(json.dumps(parts, ensure_ascii=False, default=str).encode("utf-8")).hexdigest()
 
 
 def text_sha(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def report_stats(stats: RunStats) -> dict[str, Any]:
+    """The judge's work as evaluation reports show it (``calls`` counts every attempt)."""
+    return {"calls": stats.attempts, "cached": stats.cached, "failed": stats.failed, "reasks": stats.reasks,
+            "prompt_tokens": stats.prompt_tokens, "completion_tokens": stats.completion_tokens,
+            "wall_s": stats.wall_s}
 
 
 @lru_cache(maxsize=64)
@@ -95,17 +56,6 @@ class ScoreJob:
     id: str
     render: Callable[[], str]
     meta: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class Stats:
-    calls: int = 0
-    cached: int = 0
-    failed: int = 0
-    reasks: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    wall_s: float = 0.0
 
 
 class Scorer:
@@ -134,7 +84,7 @@ class Scorer:
         self.max_reasks = max_reasks
         self.show_progress = show_progress
         self.reask = reask_template or load_named("eval_reask.txt", {"problem", "format"}, {"problem", "format"})
-        self.stats = Stats()
+        self.stats = RunStats("score")
 
     def key(self, *parts: Any) -> str:
         s = self.settings
@@ -166,38 +116,22 @@ class Scorer:
             "reask_template": self.reask.source, "max_reasks": self.max_reasks,
         }
 
-    async def _ask(self, client: JudgeClient, prompt: str) -> dict[str, Any]:
-        messages = [{"role": "user", "content": prompt}]
-        rec: dict[str, Any] = {"ok": False, "scores": None, "error": None, "raw": None, "attempts": 0, "reasks": 0}
-        for round_ in range(self.max_reasks + 1):
-            res = await client.chat(messages)
-            rec["attempts"] += res.attempts
-            self.stats.calls += res.attempts
-            self.stats.prompt_tokens += res.prompt_tokens
-            self.stats.completion_tokens += res.completion_tokens
-            if not res.ok:
-                rec["error"] = res.error
-                return rec
-            rec["raw"] = res.text
-            try:
-                rec["scores"] = parse_scores(res.text or "", self.keys, self.lo, self.hi)
-                rec["ok"], rec["error"] = True, None
-                return rec
-            except ScoreParseError as e:
-                rec["error"] = f"unparseable score reply: {e}"
-                if round_ == self.max_reasks:
-                    break
-                rec["reasks"] += 1
-                self.stats.reasks += 1
-                follow = self.reask.render(problem=str(e), format=format_line(self.keys, self.lo, self.hi))
-                messages = [*messages, {"role": "assistant", "content": res.text or ""},
-                            {"role": "user", "content": follow}]
-        return rec
+    def _follow_up(self, messages: Messages, reply: str, problem: str) -> Messages:
+        follow = self.reask.render(problem=problem, format=format_line(self.keys, self.lo, self.hi))
+        return [*messages, {"role": "assistant", "content": reply}, {"role": "user", "content": follow}]
+
+    async def _ask(self, caller: Caller, client: JudgeClient, prompt: str) -> dict[str, Any]:
+        asked = await ask_scores(lambda m: caller.chat(client, m), lambda: [{"role": "user", "content": prompt}],
+                                 self.keys, self.lo, self.hi, max_reasks=self.max_reasks, follow_up=self._follow_up)
+        assert asked is not None  # no budget here: every call is sent
+        self.stats.reasks += asked.reasks
+        error = asked.call_error or (None if asked.scores else f"unparseable score reply: {asked.problems[-1]}")
+        return {"ok": asked.scores is not None, "scores": asked.scores, "error": error,
+                "raw": asked.raw, "attempts": asked.attempts, "reasks": asked.reasks}
 
     async def run(self, jobs: list[ScoreJob], desc: str) -> dict[str, dict[str, Any]]:
         """Score every job (cached ones from the log); returns key -> log record."""
-        start = time.monotonic()
-        log = JsonlLog(self.log_path, "score log")
+        log = ResultLog(self.log_path, "score log")
         done: dict[str, dict[str, Any]] = {}
         for r in log.records:
             if r.get("ok") or r.get("key") not in done:
@@ -209,24 +143,21 @@ class Scorer:
             if j.key not in seen:
                 seen.add(j.key)
                 todo.append(j)
-        client = self._client or JudgeClient(self.settings)
-        bar = progress(len(todo), desc, self.show_progress)
+        client = self._client or make_client(self.settings)
+        caller = Caller(self.stats)
 
-        async def one(job: ScoreJob) -> None:
-            rec = await self._ask(client, job.render())
-            rec = {"key": job.key, "id": job.id, **job.meta, **rec}
+        async def one(job: ScoreJob) -> bool:
+            rec = {"key": job.key, "id": job.id, **job.meta, **await self._ask(caller, client, job.render())}
             log.append(rec)
             results[job.key] = rec
-            if not rec["ok"]:
-                self.stats.failed += 1
-            bar.update()
+            return bool(rec["ok"])
 
+        self.stats.stage = desc
         try:
-            await gather_or_cancel(one(j) for j in todo)
+            await run_jobs(todo, one, concurrency=self.settings.concurrency, stats=self.stats,
+                           progress_bar=self.show_progress, unit="call")
         finally:
-            bar.close()
             log.close()
             if self._client is None:
                 await client.close()
-            self.stats.wall_s += time.monotonic() - start
         return results
