@@ -223,13 +223,13 @@ def test_inputs_ids_and_criteria(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("lines, message", [
-    (['{"prompt": "a"}', "{oops"], ":2 is not valid JSON"),
-    (['{"prompt": "a"}', '{"text": "b"}'], ":2 needs a non-empty text field 'prompt' or 'query'"),
-    (['{"id": 1, "prompt": "a"}', '{"index": 1, "prompt": "b"}'], "id '1' was already used on line 1"),
+    (['{"prompt": "a"}', "{oops"], "line 2: not valid JSON"),
+    (['{"prompt": "a"}', '{"text": "b"}'], "line 2: no 'prompt' or 'query' field"),
+    (['{"id": 1, "prompt": "a"}', '{"index": 1, "prompt": "b"}'], "line 2: id '1' also used at"),
     (['{"prompt": "a", "checklist": ["x"], "criteria": "y"}'], "has both 'checklist' and 'criteria'"),
     (['{"prompt": "a", "criteria": [{"weight": 2}]}'], "criterion 1 must be"),
     (['{"prompt": "a", "id": [1]}'], "'id'/'index' must be"),
-    ([""], "has no instructions"),
+    ([""], "has no rows"),
 ])
 def test_input_errors_name_the_line(tmp_path: Path, lines: list[str], message: str) -> None:
     f = tmp_path / "in.jsonl"

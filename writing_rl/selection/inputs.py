@@ -5,7 +5,9 @@ Accepted rows (WritingBench's format included)::
     {"index": 367, "query": "...", "checklist": [{"name": ..., "criteria_description": ..., "1-2": ...}]}
     {"id": "a1", "prompt": "...", "criteria": "text" | ["criterion", ...] | [{...}, ...]}
 
-The instruction id is the row's ``id`` or ``index`` field, else its line number (1-based).
+Rows are read by the shared reader (``writing_rl.calls.rows``): the instruction id is the row's
+``index`` or ``id`` field, else its line number (1-based). Selection adds its own checks: the
+instruction is plain text, and criteria are well formed.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..calls.rows import read_rows
 from .models import SelectionError
 
 
@@ -56,44 +59,14 @@ def _criteria(value: Any, where: str) -> Any:
 
 
 def load_instructions(path: str | Path) -> list[Instruction]:
-    """Read and validate an instructions file; errors name the file and the line."""
-    p = Path(path)
-    if not p.is_file():
-        raise SelectionError(f"input file {p} does not exist")
+    """Read and validate an instructions file (``writing_rl.calls.rows``); errors name the file and the line."""
     out: list[Instruction] = []
-    seen: dict[str, int] = {}
-    with p.open("rb") as f:
-        for lineno, raw in enumerate(f, 1):
-            where = f"{p}:{lineno}"
-            try:
-                line = raw.decode("utf-8").strip()
-            except UnicodeDecodeError:
-                raise SelectionError(f"{where} is not valid UTF-8; re-save the file as UTF-8") from None
-            if not line:
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise SelectionError(f"{where} is not valid JSON ({e.msg} at column {e.colno})") from None
-            if not isinstance(row, dict):
-                raise SelectionError(f"{where} must be a JSON object, got {type(row).__name__}")
-            prompt = row.get("prompt", row.get("query"))
-            if not isinstance(prompt, str) or not prompt.strip():
-                raise SelectionError(f"{where} needs a non-empty text field 'prompt' or 'query'")
-            if row.get("checklist") is not None and row.get("criteria") is not None:
-                raise SelectionError(f"{where} has both 'checklist' and 'criteria'; keep one of them")
-            crit = row.get("checklist", row.get("criteria"))
-            source_id = row.get("id", row.get("index"))
-            if source_id is None:
-                source_id = lineno
-            if not isinstance(source_id, (str, int)) or isinstance(source_id, bool) or str(source_id).strip() == "":
-                raise SelectionError(f"{where}: 'id'/'index' must be a non-empty string or an integer")
-            key = str(source_id).strip()
-            if key in seen:
-                raise SelectionError(f"{where}: id {key!r} was already used on line {seen[key]}; ids must be unique")
-            seen[key] = lineno
-            criteria = None if crit is None else _criteria(crit, where)
-            out.append(Instruction(key, prompt, criteria, source_id, len(out)))
-    if not out:
-        raise SelectionError(f"input file {p} has no instructions")
+    for row in read_rows(path, "input file"):
+        if not isinstance(row.fields.get("prompt", row.fields.get("query")), str):
+            raise SelectionError(f"{row.source}: 'prompt' / 'query' must be text")
+        if row.fields.get("checklist") is not None and row.fields.get("criteria") is not None:
+            raise SelectionError(f"{row.source} has both 'checklist' and 'criteria'; keep one of them")
+        crit = row.fields.get("checklist", row.fields.get("criteria"))
+        criteria = None if crit is None else _criteria(crit, row.source)
+        out.append(Instruction(row.id, row.question, criteria, row.raw_id, row.position))
     return out
