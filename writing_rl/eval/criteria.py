@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..judge.templates import Template, load_named
-from .data import EvalInputError, Item, ResponseRecord
+from .data import EvalInputError, Item, ResponseRecord, answered
 from .report import mean
 from .scoring import ScoreJob, Scorer
 
@@ -78,19 +78,14 @@ async def evaluate_criteria(
 ) -> dict[str, Any]:
     crits = {it.id: parse_criteria(it.criteria, it.source) for it in items}  # all rows checked first
     rows: list[dict[str, Any]] = []
-    failures: list[dict[str, Any]] = []
     jobs: dict[str, list[tuple[Criterion, ScoreJob]]] = {}
-    for it in items:
-        rec = responses.get(it.id)
-        if rec is None or rec.text is None:
-            failures.append({"id": it.id, "stage": "response",
-                             "error": rec.error if rec else "no response in the responses file"})
-            continue
+    found, failures = answered(items, responses)
+    for it, text in found:
         rows.append({"id": it.id, "domain1": it.fields.get("domain1"), "domain2": it.fields.get("domain2"),
-                     "scores": None, "mean": None, "score": None, "truncated": scorer.truncated(rec.text)})
+                     "scores": None, "mean": None, "score": None, "truncated": scorer.truncated(text)})
         jobs[it.id] = [
-            (c, ScoreJob(scorer.key("criteria", it.question, rec.text, c.name, c.description, c.rubric), it.id,
-                         partial(scorer.render, it.question, rec.text, criterion=c.text(),
+            (c, ScoreJob(scorer.key("criteria", it.question, text, c.name, c.description, c.rubric), it.id,
+                         partial(scorer.render, it.question, text, criterion=c.text(),
                                  rubric=c.rubric or "(none listed)"),
                          {"criterion": c.name}))
             for c in crits[it.id]

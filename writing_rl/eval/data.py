@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..calls.errors import InputError
 from ..calls.log import iter_jsonl
@@ -20,7 +21,7 @@ from ..calls.rows import Row, norm_id, read_rows
 EvalInputError = InputError  # evaluation's input errors are the model-calling stack's
 Item = Row  # a benchmark row
 
-__all__ = ["EvalInputError", "Item", "ResponseRecord", "load_benchmark", "load_responses", "norm_id"]
+__all__ = ["EvalInputError", "Item", "ResponseRecord", "answered", "load_benchmark", "load_responses", "norm_id"]
 
 
 @dataclass
@@ -30,6 +31,21 @@ class ResponseRecord:
     error: str | None
     source: str
     prompt: str | None = None
+
+
+def answered(
+    items: list[Item], responses: dict[str, ResponseRecord]
+) -> tuple[list[tuple[Item, str]], list[dict[str, Any]]]:
+    """The items that have a response, with its text, and a ``response`` failure for each that has none."""
+    found, failures = [], []
+    for it in items:
+        rec = responses.get(it.id)
+        if rec is None or rec.text is None:
+            failures.append({"id": it.id, "stage": "response",
+                             "error": rec.error if rec else "no response in the responses file"})
+        else:
+            found.append((it, rec.text))
+    return found, failures
 
 
 def load_benchmark(path: str | Path) -> list[Item]:

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..judge.templates import Template, load_named
 from ..judge.text import strip_reasoning
-from .data import EvalInputError, Item, ResponseRecord
+from .data import EvalInputError, Item, ResponseRecord, answered
 from .lengths import BUCKETS, count_words, length_bucket, length_score
 from .report import mean
 from .scoring import ScoreJob, Scorer
@@ -54,23 +54,18 @@ async def evaluate_longbench(
     """Score every item; ``scorer=None`` computes the length score only (no judge calls)."""
     required = {it.id: required_length(it) for it in items}  # every row checked before any call
     rows: list[dict[str, Any]] = []
-    failures: list[dict[str, Any]] = []
     jobs: list[ScoreJob] = []
-    for it in items:
-        rec = responses.get(it.id)
-        if rec is None or rec.text is None:
-            failures.append({"id": it.id, "stage": "response",
-                             "error": rec.error if rec else "no response in the responses file"})
-            continue
-        answer = strip_reasoning(rec.text)
+    found, failures = answered(items, responses)
+    for it, text in found:
+        answer = strip_reasoning(text)
         x, y = required[it.id], count_words(answer)
         row = {"id": it.id, "type": it.fields.get("type"), "required": x, "bucket": length_bucket(x),
                "output_words": y, "S_l": length_score(x, y), "S_q": None, "S": None, "dims": None}
         rows.append(row)
         if scorer is not None:
-            row["truncated"] = scorer.truncated(rec.text)
-            jobs.append(ScoreJob(scorer.key("longbench-quality", it.question, rec.text), it.id,
-                                 partial(scorer.render, it.question, rec.text)))
+            row["truncated"] = scorer.truncated(text)
+            jobs.append(ScoreJob(scorer.key("longbench-quality", it.question, text), it.id,
+                                 partial(scorer.render, it.question, text)))
     if scorer is not None:
         results = await scorer.run(jobs, "quality")
         for row, job in zip(rows, jobs, strict=True):

@@ -67,7 +67,7 @@ def headline_rows(report: dict[str, Any]) -> list[list[Any]]:
 # ---------------------------------------------------------------------------------------- charts
 def pyplot() -> Any:
     """matplotlib's pyplot on the file-only Agg backend (no display needed)."""
-    import matplotlib
+    import matplotlib  # heavy and only for charts: imported when one is drawn
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

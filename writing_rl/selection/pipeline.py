@@ -203,6 +203,7 @@ class SelectionRun:
         if self.opts.build is not None:
             if not rows:
                 raise SelectionError("no instruction was selected, so there is nothing to build; see report.md")
+            # pyarrow (about 0.4 s to import) is needed only with --build: imported when it is given
             from ..data.build import build_dataset
             from ..data.schema import DataError
 

@@ -6,6 +6,8 @@ why, the selected ids, per-model usage (calls, tokens, cost, failures) and the p
 
 from __future__ import annotations
 
+import io
+import json
 import statistics
 import time
 from collections import Counter
@@ -183,9 +185,7 @@ def plot(r: dict[str, Any], candidates: list[Candidate], selected: list[Candidat
     """Histogram of p (all scored vs selected) and a box plot of scores per model, as a PNG."""
     if not candidates:
         return False
-    import io
-
-    import matplotlib
+    import matplotlib  # heavy and only for the chart: imported when one is drawn
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -215,8 +215,6 @@ def plot(r: dict[str, Any], candidates: list[Candidate], selected: list[Candidat
 
 
 def write_report(work_dir: Path, r: dict[str, Any], candidates: list[Candidate], selected: list[Candidate]) -> None:
-    import json
-
     chart = "p_histogram.png" if plot(r, candidates, selected, work_dir / "p_histogram.png") else None
     atomic_write_text(work_dir / "report.md", scrub(render_markdown(r, chart)))
     atomic_write_text(work_dir / "report.json", scrub(json.dumps(r, ensure_ascii=False, indent=1)) + "\n")
