@@ -127,7 +127,7 @@ def test_stages_one_by_one_reuse_the_caches_and_no_keep_policy(tmp_path: Path, c
         write_models(tmp_path, srv.base_url)
         assert main(["generate", *args(tmp_path)]) == 0 and srv.count == 18
         # later stages take --input/--models from the work dir
-        wd = ["--work-dir", str(tmp_path / "wd"), "--quiet"]
+        wd = ["--work-dir", str(tmp_path / "wd"), "--no-progress"]
         capsys.readouterr()
         assert main(["score", *wd, "--json"]) == 0 and srv.count == 36
         assert json.loads(capsys.readouterr().out)["stages"]["score"]["done"] == 18

@@ -8,15 +8,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
+from ..calls.endpoint import make_client
 from ..eval.criteria import criteria_template, evaluate_criteria
-from ..eval.data import EvalInputError, Item, load_benchmark, load_responses
+from ..eval.data import EvalInputError, Item, items_from_responses, load_benchmark, load_responses
 from ..eval.generate import endpoint_settings, generate
 from ..eval.longbench import QUALITY_KEYS, evaluate_longbench, quality_template
-from ..eval.pairwise import Pair, evaluate_pairwise
-from ..eval.report import compare_reports, default_out_dir, load_report, now_utc, text_table, write_run
-from ..eval.scoring import Scorer
-from ..judge import JudgeClient, JudgeError, JudgeSettings, PairwiseJudge
+from ..eval.pairwise import Pair, evaluate_pairwise, make_pairs
+from ..eval.report import compare_reports, comparison_text, load_report, open_run_dir, run_meta, text_table, write_run
+from ..eval.scoring import Scorer, report_stats
+from ..judge import JudgeError, JudgeSettings, PairwiseJudge
 from ..judge.templates import load_template
 from .common import CliError, fail, print_json, read_user_text
 
@@ -70,6 +70,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     cp.add_argument("run1", help="a run folder (or its report.json)")
     cp.add_argument("run2")
     cp.add_argument("--json", action="store_true")
+    cp.add_argument("--no-progress", action="store_true", help="accepted for uniformity (compare makes no calls)")
     cp.set_defaults(func=run_compare)
 
 
@@ -120,11 +121,6 @@ def _judge_settings(args: argparse.Namespace, **extra: Any) -> JudgeSettings:
 
 
 def _endpoint(args: argparse.Namespace) -> JudgeSettings:
-    for name, least in (("max_tokens", 1), ("concurrency", 1), ("retries", 0)):
-        if getattr(args, name) < least:
-            raise CliError(f"--{name.replace('_', '-')} must be at least {least}")
-    if args.timeout <= 0:
-        raise CliError("--timeout must be positive (seconds)")
     return endpoint_settings(args.model, args.base_url, backend=args.backend, temperature=args.temperature,
                              max_tokens=args.max_tokens, concurrency=args.concurrency, timeout_s=args.timeout,
                              max_retries=args.retries, api_key_env=args.api_key_env)
@@ -136,13 +132,8 @@ def _limit(items: list[Item], limit: int | None) -> list[Item]:
     return items[:limit] if limit else items
 
 
-def _out_dir(args: argparse.Namespace, kind: str, label: str) -> Path:
-    out = Path(args.out) if args.out else default_out_dir(kind, label)
-    if out.exists() and not out.is_dir():
-        raise CliError(f"--out {out} exists and is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
-    print(f"run folder: {out} (rerun with --out {out} to resume)", file=sys.stderr)
-    return out
+def _out_dir(args: argparse.Namespace, kind: str, label: str) -> Path:  # audit_cmd uses it too
+    return open_run_dir(args.out, kind, label)
 
 
 def _responses(args: argparse.Namespace, items_all: list[Item], items: list[Item], out: Path) -> tuple[dict, str]:
@@ -177,10 +168,6 @@ def _finish(args: argparse.Namespace, report: dict[str, Any], out: Path) -> int:
     return 1 if n_fail else 0
 
 
-def _meta(kind: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
-    return {"benchmark": kind, "name": name, "created": now_utc(), "version": __version__, "inputs": inputs}
-
-
 def _guard(fn: Any) -> Any:
     def wrapped(args: argparse.Namespace) -> int:
         try:
@@ -210,45 +197,34 @@ def run_generate(args: argparse.Namespace) -> int:
     return 1 if summary.failed else 0
 
 
-def _scorer(args: argparse.Namespace, settings: JudgeSettings, tpl: Any, keys: tuple[str, ...], lo: int, hi: int,
-            out: Path) -> Scorer:
-    return Scorer(settings, tpl, keys, lo, hi, args.cache or out / "scores.jsonl", show_progress=not args.no_progress)
+def _scored_run(args: argparse.Namespace, kind: str, scoring: tuple[Any, tuple[str, ...], int, int] | None,
+                evaluate: Any) -> int:
+    """Score a benchmark's responses (given, or generated now) with ``scoring`` = (template, keys, lo, hi)."""
+    items_all = load_benchmark(args.data)
+    items = _limit(items_all, args.limit)
+    settings = None if scoring is None else _judge_settings(args)
+    label = Path(args.responses).stem if args.responses else (args.model or "run")
+    out = _out_dir(args, kind, label)
+    responses, resp_path = _responses(args, items_all, items, out)
+    scorer = None if scoring is None or settings is None else Scorer(
+        settings, *scoring, args.cache or out / "scores.jsonl", show_progress=not args.no_progress)
+    result = asyncio.run(evaluate(items, responses, scorer))
+    report = run_meta(kind, label, {"data": args.data, "responses": resp_path, "rows": len(items)})
+    report["judge"] = scorer.settings_record() if scorer else None
+    report["stats"] = report_stats(scorer.stats) if scorer else None
+    report.update(result)
+    return _finish(args, report, out)
 
 
 @_guard
 def run_longbench(args: argparse.Namespace) -> int:
-    items_all = load_benchmark(args.data)
-    items = _limit(items_all, args.limit)
-    tpl = None if args.no_quality else quality_template(args.template)
-    settings = None if args.no_quality else _judge_settings(args)
-    label = Path(args.responses).stem if args.responses else (args.model or "run")
-    out = _out_dir(args, "longbench-write", label)
-    responses, resp_path = _responses(args, items_all, items, out)
-    scorer = None if settings is None else _scorer(args, settings, tpl, QUALITY_KEYS, 1, 5, out)
-    result = asyncio.run(evaluate_longbench(items, responses, scorer))
-    report = _meta("longbench-write", label, {"data": args.data, "responses": resp_path, "rows": len(items)})
-    report["judge"] = scorer.settings_record() if scorer else None
-    report["stats"] = scorer.stats.__dict__ if scorer else None
-    report.update(result)
-    return _finish(args, report, out)
+    scoring = None if args.no_quality else (quality_template(args.template), QUALITY_KEYS, 1, 5)
+    return _scored_run(args, "longbench-write", scoring, evaluate_longbench)
 
 
 @_guard
 def run_criteria(args: argparse.Namespace) -> int:
-    items_all = load_benchmark(args.data)
-    items = _limit(items_all, args.limit)
-    tpl = criteria_template(args.template)
-    settings = _judge_settings(args)
-    label = Path(args.responses).stem if args.responses else (args.model or "run")
-    out = _out_dir(args, "criteria", label)
-    responses, resp_path = _responses(args, items_all, items, out)
-    scorer = _scorer(args, settings, tpl, ("score",), 1, 10, out)
-    result = asyncio.run(evaluate_criteria(items, responses, scorer))
-    report = _meta("criteria", label, {"data": args.data, "responses": resp_path, "rows": len(items)})
-    report["judge"] = scorer.settings_record()
-    report["stats"] = scorer.stats.__dict__
-    report.update(result)
-    return _finish(args, report, out)
+    return _scored_run(args, "criteria", (criteria_template(args.template), ("score",), 1, 10), evaluate_criteria)
 
 
 def _pairs(args: argparse.Namespace) -> tuple[list[Pair], dict[str, Any]]:
@@ -256,33 +232,10 @@ def _pairs(args: argparse.Namespace) -> tuple[list[Pair], dict[str, Any]]:
     items_all = load_benchmark(data_path) if data_path else None
     a = load_responses(args.a, items_all)
     if items_all is None:  # questions from A's own rows
-        items_all = []
-        for rid, rec in a.items():
-            if not rec.prompt:
-                raise EvalInputError(f"{rec.source}: no 'prompt' to judge against; pass --data with the benchmark")
-            items_all.append(Item(rid, rec.prompt, [{"role": "user", "content": rec.prompt}], rec.source))
+        items_all = items_from_responses(a)
     items = _limit(items_all, args.limit)
     b = load_responses(args.b, items_all) if args.b else None
-    pairs, missing = [], []
-    for it in items:
-        ra = a.get(it.id)
-        if b is not None:
-            rb = b.get(it.id)
-            text_b = rb.text if rb else None
-        else:
-            refs = it.references
-            if not refs:
-                raise EvalInputError(f"{it.source}: no references (reward_model.ground_truth.target, "
-                                     "'references' or 'target') to compare with")
-            if not -len(refs) <= args.reference_level < len(refs):
-                raise EvalInputError(f"{it.source}: --reference-level {args.reference_level} is out of range "
-                                     f"for its {len(refs)} reference(s)")
-            text_b = refs[args.reference_level]
-        if ra is None or ra.text is None or text_b is None:
-            side = "A" if ra is None or ra.text is None else "B"
-            missing.append({"id": it.id, "stage": "response", "error": f"no response from {side}"})
-            continue
-        pairs.append(Pair(it.id, it.question, ra.text, text_b, None if args.no_criteria else it.criteria))
+    pairs, missing = make_pairs(items, a, b, reference_level=args.reference_level, with_criteria=not args.no_criteria)
     inputs = {"a": args.a, "b": args.b or f"{args.references} (reference level {args.reference_level})",
               "data": data_path, "a_name": args.a_name or Path(args.a).stem,
               "b_name": args.b_name or (Path(args.b).stem if args.b else "reference"), "rows": len(items),
@@ -295,16 +248,17 @@ def run_pairwise(args: argparse.Namespace) -> int:
     if args.bootstrap < 100:
         raise CliError("--bootstrap must be at least 100 resamples")
     settings = _judge_settings(args, template=args.template, criteria_template=args.criteria_template)
-    judge = PairwiseJudge(settings, client=None)
-    if args.template and not args.criteria_template:
-        judge.criteria_template = load_template(args.template, criteria=True)
+    template = load_template(settings.template)
+    # a single --template serves rows with criteria too, unless --criteria-template is given
+    criteria_template = load_template(args.criteria_template or args.template or settings.criteria_template,
+                                      criteria=True)
     pairs, extra = _pairs(args)
     label = f"{extra['inputs']['a_name']}-vs-{extra['inputs']['b_name']}"
     out = _out_dir(args, "pairwise", label)
 
     async def go() -> dict[str, Any]:
-        client = JudgeClient(settings)
-        judge._client = client
+        client = make_client(settings)
+        judge = PairwiseJudge(settings, client=client, template=template, criteria_template=criteria_template)
         try:
             return await evaluate_pairwise(pairs, judge, args.cache or out / "judgments.jsonl",
                                            n_boot=args.bootstrap, seed=args.seed,
@@ -315,7 +269,7 @@ def run_pairwise(args: argparse.Namespace) -> int:
     result = asyncio.run(go())
     result["failures"] = extra["missing"] + result["failures"]
     result["headline"]["failed"] = len(result["failures"])
-    report = _meta("pairwise", label, extra["inputs"])
+    report = run_meta("pairwise", label, extra["inputs"])
     report.update(result)
     return _finish(args, report, out)
 
@@ -329,22 +283,8 @@ def run_compare(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"run1": a["_path"], "run2": b["_path"], "rows": rows})
         return 0
-    if a.get("benchmark") != b.get("benchmark"):
-        print(f"note: comparing a {a.get('benchmark')} run with a {b.get('benchmark')} run", file=sys.stderr)
-    for side, r in (("run1", a), ("run2", b)):
-        j = r.get("judge") or {}
-        print(f"{side}: {r['_path']}  judge={j.get('model', 'n/a')} T={j.get('temperature', 'n/a')} "
-              f"max_tokens={j.get('max_tokens', 'n/a')}")
-    ja, jb = a.get("judge") or {}, b.get("judge") or {}
-    changed = [k for k in ("model", "temperature", "max_tokens", "template_sha256") if ja.get(k) != jb.get(k)]
-    if changed:
-        print(f"warning: judge settings differ ({', '.join(changed)}); numbers may not be comparable",
-              file=sys.stderr)
-    print(text_table(["metric", "run1", "run2", "diff"],
-                     [[r["metric"], r["run1"], r["run2"], _signed(r["diff"])] for r in rows]))
+    text, notes = comparison_text(a, b, rows)
+    for note in notes:
+        print(note, file=sys.stderr)
+    print(text)
     return 0
-
-
-def _signed(v: Any) -> str:
-    return "n/a" if v is None else (f"{v:+.2f}" if isinstance(v, float) else f"{v:+d}")
-

@@ -39,7 +39,8 @@ def _common(p: argparse.ArgumentParser, stage: str) -> None:
     p.add_argument("--score-template", type=Path, help="pointwise template with @dimension lines")
     p.add_argument("--score-criteria-template", type=Path, help="pointwise template used with per-row criteria")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the summary table")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--quiet", dest="no_progress", action="store_true", help=argparse.SUPPRESS)  # the old name
     if stage in ("run", "generate", "score"):
         p.add_argument("--concurrency", type=int, help="requests in flight at once (default: $API_PARALLEL or 64)")
         p.add_argument("--max-calls", type=int, help="stop cleanly after this many calls in this invocation")
@@ -87,7 +88,7 @@ def _options(args: argparse.Namespace) -> Options:
     for key in ("max_calls", "max_cost"):
         if key in extra and extra[key] < 0:
             raise SelectionError(f"--{key.replace('_', '-')} must be >= 0, got {extra[key]}")
-    return Options(work_dir=args.work_dir, progress=not args.quiet, **values, **extra)
+    return Options(work_dir=args.work_dir, progress=not args.no_progress, **values, **extra)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -21,7 +21,8 @@ from ..calls.rows import Row, norm_id, read_rows
 EvalInputError = InputError  # evaluation's input errors are the model-calling stack's
 Item = Row  # a benchmark row
 
-__all__ = ["EvalInputError", "Item", "ResponseRecord", "answered", "load_benchmark", "load_responses", "norm_id"]
+__all__ = ["EvalInputError", "Item", "ResponseRecord", "answered", "items_from_responses", "load_benchmark",
+           "load_responses", "norm_id"]
 
 
 @dataclass
@@ -46,6 +47,16 @@ def answered(
         else:
             found.append((it, rec.text))
     return found, failures
+
+
+def items_from_responses(responses: dict[str, ResponseRecord]) -> list[Item]:
+    """Benchmark rows made from a responses file's own ``prompt`` fields (when no benchmark file is given)."""
+    items = []
+    for rid, rec in responses.items():
+        if not rec.prompt:
+            raise EvalInputError(f"{rec.source}: no 'prompt' to judge against; pass --data with the benchmark")
+        items.append(Item(rid, rec.prompt, [{"role": "user", "content": rec.prompt}], rec.source))
+    return items
 
 
 def load_benchmark(path: str | Path) -> list[Item]:

@@ -48,7 +48,16 @@ def endpoint_settings(
     max_retries: int = 4,
     api_key_env: str | None = None,
 ) -> EndpointSettings:
-    """Client settings for the model under evaluation (the judge client's machinery, its own values)."""
+    """Client settings for the model under evaluation (the judge client's machinery, its own values).
+
+    Values out of range are input errors naming the command-line option.
+    """
+    for name, value, least in (("max-tokens", max_tokens, 1), ("concurrency", concurrency, 1),
+                               ("retries", max_retries, 0)):
+        if value < least:
+            raise EvalInputError(f"--{name} must be at least {least}")
+    if timeout_s <= 0:
+        raise EvalInputError("--timeout must be positive (seconds)")
     return EndpointSettings(model=model, backend=backend, base_url=base_url, temperature=temperature,
                             max_tokens=max_tokens, concurrency=concurrency, timeout_s=timeout_s,
                             max_retries=max_retries, api_key_env=api_key_env)

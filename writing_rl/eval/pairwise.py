@@ -19,6 +19,7 @@ from ..calls.log import ResultLog, sha
 from ..calls.runner import RunStats, run_jobs
 from ..judge.compare import PairwiseJudge, format_criteria
 from ..judge.errors import JudgeInputError
+from .data import EvalInputError, Item, ResponseRecord
 from .report import mean
 from .scoring import public_url, report_stats, text_sha
 
@@ -98,6 +99,34 @@ def judge_record(judge: PairwiseJudge, strategy: str) -> dict[str, Any]:
             "template": judge.template.source, "criteria_template": judge.criteria_template.source,
             "template_sha256": text_sha(judge.template.text),
             "criteria_template_sha256": text_sha(judge.criteria_template.text)}
+
+
+def make_pairs(
+    items: list[Item], a: dict[str, ResponseRecord], b: dict[str, ResponseRecord] | None, *,
+    reference_level: int = -1, with_criteria: bool = True,
+) -> tuple[list[Pair], list[dict[str, Any]]]:
+    """A against B (or against each row's reference at ``reference_level``); rows lacking a side are failures."""
+    pairs, missing = [], []
+    for it in items:
+        ra = a.get(it.id)
+        if b is not None:
+            rb = b.get(it.id)
+            text_b = rb.text if rb else None
+        else:
+            refs = it.references
+            if not refs:
+                raise EvalInputError(f"{it.source}: no references (reward_model.ground_truth.target, "
+                                     "'references' or 'target') to compare with")
+            if not -len(refs) <= reference_level < len(refs):
+                raise EvalInputError(f"{it.source}: --reference-level {reference_level} is out of range "
+                                     f"for its {len(refs)} reference(s)")
+            text_b = refs[reference_level]
+        if ra is None or ra.text is None or text_b is None:
+            side = "A" if ra is None or ra.text is None else "B"
+            missing.append({"id": it.id, "stage": "response", "error": f"no response from {side}"})
+            continue
+        pairs.append(Pair(it.id, it.question, ra.text, text_b, it.criteria if with_criteria else None))
+    return pairs, missing
 
 
 async def evaluate_pairwise(

@@ -6,11 +6,13 @@ import io
 import json
 import math
 import re
+import sys
 from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from .. import __version__
 from ..calls.log import write_atomic
 from ..redact import scrub_obj
 from .data import EvalInputError
@@ -18,10 +20,22 @@ from .data import EvalInputError
 MAX_LISTED_FAILURES = 50
 
 
-def default_out_dir(kind: str, label: str) -> Path:
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", label).strip("_") or "run"
-    return Path("eval_runs") / f"{kind}-{safe}-{stamp}"
+def open_run_dir(out: str | Path | None, kind: str, label: str) -> Path:
+    """The run folder (``--out``, else ``eval_runs/<kind>-<label>-<time>``), created; its path is printed."""
+    if out is None:
+        safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", label).strip("_") or "run"
+        out = Path("eval_runs") / f"{kind}-{safe}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise EvalInputError(f"--out {out} exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    print(f"run folder: {out} (rerun with --out {out} to resume)", file=sys.stderr)
+    return out
+
+
+def run_meta(kind: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """The head of a run's report: what was run, on what, when, by which version."""
+    return {"benchmark": kind, "name": name, "created": now_utc(), "version": __version__, "inputs": inputs}
 
 
 def now_utc() -> str:
@@ -260,3 +274,26 @@ def compare_reports(a: dict[str, Any], b: dict[str, Any]) -> list[dict[str, Any]
         num = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (va, vb))
         rows.append({"metric": k, "run1": va, "run2": vb, "diff": (vb - va) if num else None})
     return rows
+
+
+def comparison_text(a: dict[str, Any], b: dict[str, Any], rows: list[dict[str, Any]]) -> tuple[str, list[str]]:
+    """The comparison as printed: each run's judge and the table (stdout), and the notes (stderr)."""
+    notes = []
+    if a.get("benchmark") != b.get("benchmark"):
+        notes.append(f"note: comparing a {a.get('benchmark')} run with a {b.get('benchmark')} run")
+    out = []
+    for side, r in (("run1", a), ("run2", b)):
+        j = r.get("judge") or {}
+        out.append(f"{side}: {r['_path']}  judge={j.get('model', 'n/a')} T={j.get('temperature', 'n/a')} "
+                   f"max_tokens={j.get('max_tokens', 'n/a')}")
+    ja, jb = a.get("judge") or {}, b.get("judge") or {}
+    changed = [k for k in ("model", "temperature", "max_tokens", "template_sha256") if ja.get(k) != jb.get(k)]
+    if changed:
+        notes.append(f"warning: judge settings differ ({', '.join(changed)}); numbers may not be comparable")
+    out.append(text_table(["metric", "run1", "run2", "diff"],
+                          [[r["metric"], r["run1"], r["run2"], _signed(r["diff"])] for r in rows]))
+    return "\n".join(out), notes
+
+
+def _signed(v: Any) -> str:
+    return "n/a" if v is None else (f"{v:+.2f}" if isinstance(v, float) else f"{v:+d}")
