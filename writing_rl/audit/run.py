@@ -83,8 +83,6 @@ async def judge_pairs(
                              "wall_s": 0.0}
     run = RunStats("judge audit")
 
-    # no more judgments in flight than the client's slots, so a judgment's latency is the judge's
-    # (retries included), not time spent queueing for a slot behind the rest of the audit
     async def one(job: tuple[LadderPair, str, str]) -> bool:
         pair, order, key = job
         try:
@@ -99,6 +97,8 @@ async def judge_pairs(
         history.append(rec)
         return rec["outcome"] != "failed"
 
+    # no more judgments in flight than the client's slots, so a judgment's latency is the judge's
+    # (retries included), not time spent queueing for a slot behind the rest of the audit
     try:
         await run_jobs(todo, one, concurrency=judge.settings.concurrency, stats=run, progress_bar=show_progress,
                        unit="call")

@@ -146,9 +146,9 @@ def _responses(args: argparse.Namespace, items_all: list[Item], items: list[Item
         raise CliError("give --responses FILE (existing answers) or --model/--base-url (to generate them)")
     path = out / "responses.jsonl"
     system = read_user_text(args.system_prompt, "system prompt file")
-    summary = asyncio.run(generate(items, _endpoint(args), path, system_prompt=system,
-                                   show_progress=not args.no_progress))
-    print(f"generated {summary.generated}, failed {summary.failed}, cached {summary.already_done}", file=sys.stderr)
+    done = asyncio.run(generate(items, _endpoint(args), path, system_prompt=system,
+                                show_progress=not args.no_progress)).stats
+    print(f"generated {done.done}, failed {done.failed}, cached {done.cached}", file=sys.stderr)
     return load_responses(path, items_all), str(path)
 
 
@@ -182,19 +182,20 @@ def _guard(fn: Any) -> Any:
 def run_generate(args: argparse.Namespace) -> int:
     items = _limit(load_benchmark(args.data), args.limit)
     system = read_user_text(args.system_prompt, "system prompt file")
-    summary = asyncio.run(generate(items, _endpoint(args), args.out, system_prompt=system,
-                                   show_progress=not args.no_progress))
+    result = asyncio.run(generate(items, _endpoint(args), args.out, system_prompt=system,
+                                  show_progress=not args.no_progress))
+    s = result.stats
     if args.json:
-        print_json({**summary.to_dict(), "out": args.out})
+        print_json({**result.to_dict(), "out": args.out})
     else:
         print(text_table(["rows", "already done", "generated", "failed", "tokens in", "tokens out", "wall s"],
-                         [[summary.total, summary.already_done, summary.generated, summary.failed,
-                           summary.prompt_tokens, summary.completion_tokens, round(summary.wall_s, 1)]]))
-        for f in summary.failures[:20]:
+                         [[s.items, s.cached, s.done, s.failed, s.prompt_tokens, s.completion_tokens,
+                           round(s.wall_s, 1)]]))
+        for f in result.failures[:20]:
             print(f"failed {f['id']}: {f['error']}", file=sys.stderr)
-        if summary.failed:
-            print(f"rerun the same command to retry the {summary.failed} failed row(s)", file=sys.stderr)
-    return 1 if summary.failed else 0
+        if s.failed:
+            print(f"rerun the same command to retry the {s.failed} failed row(s)", file=sys.stderr)
+    return 1 if s.failed else 0
 
 
 def _scored_run(args: argparse.Namespace, kind: str, scoring: tuple[Any, tuple[str, ...], int, int] | None,

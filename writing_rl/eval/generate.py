@@ -8,7 +8,6 @@ failure is written as ``"response": null`` with its ``error``, never as an empty
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,18 +21,17 @@ from .data import EvalInputError, Item, norm_id
 
 
 @dataclass
-class GenerateSummary:
-    total: int
-    already_done: int = 0
-    generated: int = 0
-    failed: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    wall_s: float = 0.0
+class Generated:
+    """What one ``generate`` did: the runner's counters (items = rows, cached = already answered) and the failures."""
+
+    stats: RunStats
     failures: list[dict[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        s = self.stats
+        return {"total": s.items, "already_done": s.cached, "generated": s.done, "failed": s.failed,
+                "prompt_tokens": s.prompt_tokens, "completion_tokens": s.completion_tokens, "wall_s": s.wall_s,
+                "failures": self.failures}
 
 
 def endpoint_settings(
@@ -76,7 +74,7 @@ async def generate(
     *,
     system_prompt: str | None = None,
     show_progress: bool = True,
-) -> GenerateSummary:
+) -> Generated:
     """Answer every item not answered yet in ``out_path``; returns counts and the failures."""
     label = f"model endpoint {public_url(settings.base_url) or '(default)'} / {settings.model}"
     client = make_client(settings)  # a missing key fails here, before anything is written
@@ -88,8 +86,8 @@ async def generate(
                              f"{settings.model!r}; write to another --out file")
     done = {norm_id(r.get("id", r.get("index"))) for r in log.records if isinstance(r.get("response"), str)}
     todo = [it for it in items if it.id not in done]
-    summary = GenerateSummary(total=len(items), already_done=len(items) - len(todo))
-    stats = RunStats(f"generate {settings.model}")
+    stats = RunStats(f"generate {settings.model}", items=len(items), cached=len(items) - len(todo))
+    summary = Generated(stats)
     caller = Caller(stats)
 
     async def one(it: Item) -> bool:
@@ -110,10 +108,4 @@ async def generate(
     finally:
         log.close()
         await client.close()
-        summary.generated, summary.failed, summary.wall_s = stats.done, stats.failed, stats.wall_s
-        summary.prompt_tokens, summary.completion_tokens = stats.prompt_tokens, stats.completion_tokens
     return summary
-
-
-def run_generate(items: list[Item], settings: JudgeSettings, out_path: str | Path, **kw: Any) -> GenerateSummary:
-    return asyncio.run(generate(items, settings, out_path, **kw))
