@@ -62,6 +62,7 @@ def _kind(hint: Any) -> type:
 _KINDS = {name: _kind(hint) for name, hint in typing.get_type_hints(ModelEntry).items()}
 _REQUIRED = [f.name for f in dataclasses.fields(ModelEntry) if f.default is dataclasses.MISSING]
 
+
 @dataclass(frozen=True)
 class ModelSpec:
     """One model of the selection run (the policy, a competitor, or the judge)."""
