@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 from typing import Any
 
 from ..judge import STRATEGIES, JudgeClient, JudgeError
 from ..judge.compare import HIDDEN_CODE
+from ..judge.criteria import decode_criteria
 from . import audit_cmd
 from .common import CliError, add_judge_options, fail, make_judge, print_json, read_user_text
 
@@ -30,18 +30,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     audit_cmd.register(p.add_subparsers(dest="judge_command", metavar="{audit}"))
 
 
-def _criteria(text: str | None) -> object:
-    if text is None:
-        return None
-    stripped = text.strip()
-    if stripped.startswith("[") or stripped.startswith("{"):
-        try:
-            return json.loads(stripped)
-        except json.JSONDecodeError:
-            return text
-    return text
-
-
 def run(args: argparse.Namespace) -> int:
     missing = [f"--{name.replace('_', '-')}" for name in FILES if getattr(args, name) is None]
     if missing:
@@ -51,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
         question = read_user_text(args.question_file, "question file")
         reference = read_user_text(args.reference_file, "reference file")
         response = read_user_text(args.response_file, "response file")
-        criteria = _criteria(read_user_text(args.criteria_file, "criteria file"))
+        criteria = decode_criteria(read_user_text(args.criteria_file, "criteria file"))
         judge = make_judge(args, criteria is not None)
         if args.show_prompt and not args.json:
             q, ref, ans, _ = judge.prepare(question or "", reference or "", response or "")

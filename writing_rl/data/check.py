@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -10,9 +9,8 @@ from typing import Any
 import pyarrow as pa
 from tqdm import tqdm
 
-from .schema import COLUMNS, SPLITS, DataError, as_dict, as_list, iter_rows, split_path
+from .schema import COLUMNS, GT, SPLITS, DataError, as_dict, as_list, is_number, iter_rows, split_path
 
-GT = "reward_model.ground_truth"
 ROLES = ("system", "user", "assistant")
 
 
@@ -32,10 +30,6 @@ class Problem:
 
 def _is_int(x: Any) -> bool:
     return isinstance(x, int) and not isinstance(x, bool)
-
-
-def _is_number(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
 def _messages(prompt: Any, err) -> list[dict] | None:
@@ -99,7 +93,7 @@ def _check_ground_truth(gt: Any, err, warn, judge_max_chars: int | None) -> Any:
         err(f"{GT}.criteria", f"must be text or null (structured criteria as JSON text), got {type(criteria).__name__}")
     scores = as_list(gt.get("reference_scores"))
     if scores is not None:
-        if not isinstance(scores, list) or not all(_is_number(s) for s in scores):
+        if not isinstance(scores, list) or not all(is_number(s) for s in scores):
             err(f"{GT}.reference_scores", "must be a list of finite numbers or null")
         else:
             if isinstance(target, list) and len(scores) != len(target):
