@@ -116,7 +116,7 @@ def _check_index(rep: Report, args: Any, gts: dict[int, dict] | None) -> None:
 
 
 def _check_judge(rep: Report, args: Any, gts: dict[int, dict] | None) -> dict[str, float] | None:
-    from .judge import JudgeClient, JudgeConfigError, JudgeError, JudgeSettings, PairwiseJudge
+    from .judge import JudgeConfigError, JudgeError, JudgeSettings, PairwiseJudge
 
     try:
         settings = JudgeSettings.from_env()
@@ -143,13 +143,9 @@ def _check_judge(rep: Report, args: Any, gts: dict[int, dict] | None) -> dict[st
     t0 = time.monotonic()
 
     async def probe() -> Any:
-        client = JudgeClient(settings)
-        judge._client = client
-        try:
-            return await judge.compare(question, reference, response, gts[min(gts)].get("criteria") if gts else None,
-                                       "position-disadvantage")
-        finally:
-            await client.close()  # no "Unclosed client session" at exit
+        async with judge.session() as j:
+            return await j.compare(question, reference, response, gts[min(gts)].get("criteria") if gts else None,
+                                   "position-disadvantage")
 
     try:
         j = asyncio.run(probe())

@@ -63,10 +63,9 @@ def add_judge_options(p: argparse._ActionsContainer) -> None:
 
 def make_judge(args: argparse.Namespace, with_criteria: bool, **settings: object) -> PairwiseJudge:
     """A judge from ``add_judge_options`` arguments over the environment; a lone --template serves criteria too."""
-    judge = PairwiseJudge(JudgeSettings.from_env(
+    settings_ = JudgeSettings.from_env(
         model=args.model, base_url=args.base_url, backend=args.backend,
         template=args.template, criteria_template=args.criteria_template, **settings,
-    ))
-    if with_criteria and args.template and not args.criteria_template:
-        judge.criteria_template = load_template(args.template, criteria=True)
-    return judge
+    )
+    lone = with_criteria and args.template and not args.criteria_template
+    return PairwiseJudge(settings_, criteria_template=load_template(args.template, criteria=True) if lone else None)

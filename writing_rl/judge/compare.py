@@ -25,11 +25,11 @@ A judgment whose judge call failed, whose reply was cut at ``max_tokens`` (``fin
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import contextlib
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .backends import TRUNCATED_REASONS
 from .client import ChatResult, JudgeClient, get_client
 from .criteria import format_criteria
 from .errors import JudgeInputError
@@ -38,6 +38,7 @@ from .tagcode import tag_code
 from .templates import Template, load_template
 from .text import neutralise, strip_reasoning, truncate_middle, wrap_answer
 from .verdict import read_verdict
+from .wire import TRUNCATED_REASONS
 
 STRATEGIES = ("position-disadvantage", "position-advantage", "both-orders")
 OUTCOMES = ("win", "tie", "loss", "failed")
@@ -109,6 +110,19 @@ class PairwiseJudge:
         self.criteria_template = criteria_template or load_template(
             self.settings.criteria_template, criteria=True
         )
+
+    def using(self, client: JudgeClient) -> PairwiseJudge:
+        """This judge's settings and templates, calling through ``client``."""
+        return PairwiseJudge(self.settings, client, self.template, self.criteria_template)
+
+    @contextlib.asynccontextmanager
+    async def session(self) -> AsyncIterator[PairwiseJudge]:
+        """This judge with a client of its own, closed on exit (no "Unclosed client session" at exit)."""
+        client = JudgeClient(self.settings)
+        try:
+            yield self.using(client)
+        finally:
+            await client.close()
 
     @property
     def client(self) -> JudgeClient:

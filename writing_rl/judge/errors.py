@@ -28,3 +28,7 @@ class JudgeInputError(JudgeError):
 
 class TemplateError(JudgeError):
     """A judge prompt template is malformed; the message names the file and the problem."""
+
+
+class MissingFileError(TemplateError, FileNotFoundError):
+    """A prompt or text file the judge needs does not exist; the message names it."""
