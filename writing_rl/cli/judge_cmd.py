@@ -9,7 +9,7 @@ from ..judge import STRATEGIES, Judgment
 from ..judge.compare import HIDDEN_CODE
 from ..judge.criteria import decode_criteria
 from . import audit_cmd
-from .common import add_judge_options, fail, make_judge, print_json, read_user_text
+from .common import add_judge_options, add_progress_option, fail, make_judge, print_json, read_user_text
 
 FILES = ("question_file", "reference_file", "response_file")
 
@@ -25,6 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_judge_options(p)
     p.add_argument("--show-prompt", action="store_true", help="print the rendered prompt first")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_progress_option(p, shows_progress=False)
     p.set_defaults(func=run)
     audit_cmd.register(p.add_subparsers(dest="judge_command", metavar="{audit}"))
 

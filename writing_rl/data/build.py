@@ -36,7 +36,6 @@ from .schema import (
 )
 
 SYSTEM_PROMPTS = {"default": "system_default.txt", "think": "system_think.txt"}
-_ALIASES = (("prompt", "query"), ("references", "target"))
 
 
 def _pick(raw: dict, name: str, alias: str, problems: list[str]) -> Any:

@@ -138,6 +138,11 @@ def has_cjk(text: str) -> bool:
     return bool(_CJK.search(text))
 
 
+def is_int(x: Any) -> bool:
+    """An int, not a bool."""
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
 def is_number(x: Any) -> bool:
     """A finite int or float, not a bool."""
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)

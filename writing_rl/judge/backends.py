@@ -30,7 +30,7 @@ class OpenAIBackend:
     """Any OpenAI-compatible chat-completions endpoint, through the ``openai`` SDK."""
 
     def __init__(self, settings: JudgeSettings, base_url: str | None = None) -> None:
-        import openai
+        import openai  # the SDK loads only when an OpenAI-compatible judge is used
 
         self._openai = openai
         self.settings = settings
@@ -170,7 +170,7 @@ class DashScopeBackend:
         )
 
     async def close(self) -> None:
-        import dashscope
+        import dashscope  # optional SDK: only with the DashScope backend
 
         closer = getattr(dashscope, "close_shared_aio_session", None)  # the SDK pools one session per loop
         if closer is not None:

@@ -77,9 +77,10 @@ def hydra_value(value: Any) -> str:
     return f"'{text}'"
 
 
-def _env(name: str, default: Any) -> Any:
-    """A field read from the environment variable ``name`` by ``from_env`` (its type from the annotation)."""
-    return field(default=default, metadata={"env": name})
+def _env(name: str, default: Any, minimum: float | None = None, exclusive: bool = False, unit: str = "") -> Any:
+    """A field read from the environment variable ``name`` by ``from_env`` (its type from the annotation),
+    checked against ``minimum`` (``exclusive``: the value must exceed it) whatever its source."""
+    return field(default=default, metadata={"env": name, "min": minimum, "exclusive": exclusive, "unit": unit})
 
 
 @dataclass(frozen=True)
@@ -89,38 +90,32 @@ class JudgeSettings:
     model: str = DEFAULT_MODEL
     backend: str = "openai"
     base_url: str | None = _env("JUDGE_BASE_URL", None)
-    concurrency: int = _env("API_PARALLEL", 64)
+    concurrency: int = _env("API_PARALLEL", 64, minimum=1)
     rpm: float | None = _env("JUDGE_RPM", None)
     tpm: float | None = _env("JUDGE_TPM", None)
-    timeout_s: float = _env("JUDGE_TIMEOUT", 180.0)
-    max_retries: int = _env("JUDGE_MAX_RETRIES", 6)
+    timeout_s: float = _env("JUDGE_TIMEOUT", 180.0, minimum=0, exclusive=True, unit=" seconds")
+    max_retries: int = _env("JUDGE_MAX_RETRIES", 6, minimum=0)
     backoff_base_s: float = 1.0
     backoff_max_s: float = 60.0
     temperature: float = _env("JUDGE_TEMPERATURE", 0.0)
     max_tokens: int = _env("JUDGE_MAX_TOKENS", 2048)
-    max_candidate_chars: int = _env("JUDGE_MAX_CHARS", 48000)
+    max_candidate_chars: int = _env("JUDGE_MAX_CHARS", 48000, minimum=200)
     template: str | None = _env("JUDGE_TEMPLATE", None)
     criteria_template: str | None = _env("JUDGE_CRITERIA_TEMPLATE", None)
     extra_body: dict[str, Any] = field(default_factory=dict)
-    pool_eject_after: int = _env("JUDGE_POOL_EJECT_AFTER", 3)  # failures in a row that take an endpoint out
-    pool_cooldown_s: float = _env("JUDGE_POOL_COOLDOWN", 30.0)  # seconds out before a probe
+    # a pool endpoint is taken out after this many failures in a row, for this many seconds before a probe
+    pool_eject_after: int = _env("JUDGE_POOL_EJECT_AFTER", 3, minimum=1)
+    pool_cooldown_s: float = _env("JUDGE_POOL_COOLDOWN", 30.0, minimum=0.001, unit=" seconds")
     requires_key: bool = _env("JUDGE_REQUIRES_KEY", True)  # False: a judge without authentication
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
             raise JudgeConfigError(f"judge backend {self.backend!r} is not one of {', '.join(BACKENDS)}")
-        if self.concurrency < 1:
-            raise JudgeConfigError(f"API_PARALLEL must be at least 1, got {self.concurrency}")
-        if self.max_retries < 0:
-            raise JudgeConfigError(f"JUDGE_MAX_RETRIES must be >= 0, got {self.max_retries}")
-        if self.timeout_s <= 0:
-            raise JudgeConfigError(f"JUDGE_TIMEOUT must be > 0 seconds, got {self.timeout_s}")
-        if self.max_candidate_chars < 200:
-            raise JudgeConfigError(f"JUDGE_MAX_CHARS must be at least 200, got {self.max_candidate_chars}")
-        if self.pool_eject_after < 1:
-            raise JudgeConfigError(f"JUDGE_POOL_EJECT_AFTER must be at least 1, got {self.pool_eject_after}")
-        if self.pool_cooldown_s < 0.001:
-            raise JudgeConfigError(f"JUDGE_POOL_COOLDOWN must be at least 0.001 seconds, got {self.pool_cooldown_s}")
+        for f in dataclasses.fields(self):  # the bounds are declared on the fields (``_env``)
+            low, value = f.metadata.get("min"), getattr(self, f.name)
+            if low is not None and (value <= low if f.metadata["exclusive"] else value < low):
+                bound = ("more than " if f.metadata["exclusive"] else "at least ") + f"{low}{f.metadata['unit']}"
+                raise JudgeConfigError(f"{f.metadata['env']} must be {bound}, got {value}")
 
     @property
     def key_env(self) -> str:

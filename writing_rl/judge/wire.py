@@ -8,7 +8,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
 from ..redact import public_url, scrub
-from .errors import JudgeConfigError
+from .errors import JudgeConfigError, JudgeError
 from .settings import JudgeSettings
 
 # finish_reason values meaning the reply was cut short (OpenAI-compatible servers, DashScope)
@@ -58,8 +58,11 @@ def cached_tokens_from_usage(usage: Any, prompt_tokens: int) -> int:
     return max(0, min(n, prompt_tokens)) if prompt_tokens else max(0, n)
 
 
-class TransientError(Exception):
-    """A failure worth retrying; ``retry_after`` is the server's own hint in seconds, if any."""
+class TransientError(JudgeError):
+    """A failure worth retrying; ``retry_after`` is the server's own hint in seconds, if any.
+
+    Never reaches a user: the client retries it and, when the retries run out, records a failed judgment.
+    """
 
     def __init__(self, reason: str, retry_after: float | None = None, status: int | None = None) -> None:
         reason = scrub(reason)  # a server may echo the request's headers, key included
