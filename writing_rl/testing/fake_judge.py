@@ -204,13 +204,20 @@ class FakeJudgeServer(LoopbackServer):
             request.transport.abort()
         raise ConnectionResetError("dropped by script")
 
-    async def _handle_openai(self, request: web.Request) -> web.StreamResponse:
-        req, reply, _ = await self._scripted(request, "openai")
+    def _dropped_or_raw(self, request: web.Request, reply: Reply) -> web.Response | None:
+        """A cut connection (scripted, or the server was killed) or a scripted raw body; None otherwise."""
         if reply.drop or self._killed:
             return self._drop(request)
         if reply.body is not None:
             return web.Response(status=reply.status, text=reply.body, headers=reply.headers,
                                 content_type="application/json")
+        return None
+
+    async def _handle_openai(self, request: web.Request) -> web.StreamResponse:
+        req, reply, _ = await self._scripted(request, "openai")
+        early = self._dropped_or_raw(request, reply)
+        if early is not None:
+            return early
         if reply.status != 200:
             err = {"error": {"message": f"scripted error {reply.status}", "type": "scripted", "code": reply.status}}
             return web.json_response(self._error_body(req, reply, err), status=reply.status, headers=reply.headers)
@@ -231,11 +238,9 @@ class FakeJudgeServer(LoopbackServer):
 
     async def _handle_dashscope(self, request: web.Request) -> web.StreamResponse:
         req, reply, _ = await self._scripted(request, "dashscope")
-        if reply.drop or self._killed:
-            return self._drop(request)
-        if reply.body is not None:
-            return web.Response(status=reply.status, text=reply.body, headers=reply.headers,
-                                content_type="application/json")
+        early = self._dropped_or_raw(request, reply)
+        if early is not None:
+            return early
         rid = uuid.uuid4().hex
         if reply.status != 200:
             err = {"request_id": rid, "code": "Scripted", "message": f"scripted error {reply.status}"}
