@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from writing_rl.data import DataError, Problem, build_dataset, check_dataset, load_ground_truths
+from writing_rl.data.schema import SCHEMA, GroundTruth, GroundTruthError
 
 GT = "reward_model.ground_truth"
 
@@ -218,3 +219,19 @@ def test_load_ground_truths_maps_ids(tmp_path):
     pq.write_table(pa.Table.from_pylist(rows), d / "train.parquet")
     with pytest.raises(DataError, match="row 1 repeats id 0"):
         load_ground_truths(d)
+
+
+def test_structured_criteria_the_judge_cannot_render_are_an_error(tmp_path):
+    """A row `data check` passes is a row training can read: criteria JSON is rendered as the judge would."""
+    rows = [{"prompt": "Write a poem.", "references": ["a", "b"], "criteria": ["clear"]},
+            {"prompt": "Write a story.", "references": ["c"]}]
+    build_dataset(rows, tmp_path, system_prompt="none")
+    table = pq.read_table(tmp_path / "train.parquet").to_pylist()
+    table[0]["reward_model"]["ground_truth"]["criteria"] = "[\"clear\", 7]"
+    pq.write_table(pa.Table.from_pylist(table, schema=SCHEMA), tmp_path / "train.parquet")
+    problems = check_dataset(tmp_path)
+    assert [(p.row, p.field) for p in problems] == [(0, "reward_model.ground_truth.criteria")]
+    assert "criteria item 1 must be text or a checklist object, got int" in problems[0].message
+    with pytest.raises(GroundTruthError, match=r"sample 0: reward_model\.ground_truth\.criteria: criteria item 1"):
+        GroundTruth.parse(table[0]["reward_model"]["ground_truth"])
+    assert GroundTruth.parse(table[1]["reward_model"]["ground_truth"]).target == ["c"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import pyarrow as pa
@@ -10,14 +9,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.test_data_build import good_rows, write_jsonl
-from writing_rl.cli import data_cmd
+from writing_rl.cli.main import main
 
 
 def cli(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="writing-rl")
-    data_cmd.register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["data", *argv])
-    return args.func(args)
+    return main(["data", *argv])  # errors are caught once, in main
 
 
 def test_build_then_check_clean(tmp_path, capsys):

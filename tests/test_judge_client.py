@@ -146,7 +146,7 @@ def test_settings_never_hold_the_key(monkeypatch):
 
 
 def test_single_endpoint_with_capacity_is_a_pool(judge_server, fast_settings):
-    from writing_rl.judge.backends import make_backend
+    from writing_rl.judge.client import make_backend
     from writing_rl.judge.pool import PoolBackend
 
     settings = fast_settings.replace(base_url=f"{judge_server.base_url}#4")

@@ -152,9 +152,32 @@ def test_reasoning_is_removed_before_judging(judge_server, fast_settings):
 
 @pytest.mark.parametrize("bad", ["", "   ", "<think>only thinking</think>", "<think>unclosed"])
 def test_empty_response_is_a_clear_input_error(judge_server, fast_settings, bad):
-    with pytest.raises(JudgeInputError, match="response is empty"):
+    with pytest.raises(JudgeInputError, match="response is empty") as caught:
         compare(fast_settings, Q, REF, bad)
+    assert caught.value.field == "response"  # callers tell the inputs apart by field, not by the message
     assert judge_server.count == 0
+
+
+@pytest.mark.parametrize("question,reference,field", [("", "ref", "question"), ("q", "  ", "reference")])
+def test_input_errors_name_their_field(judge_server, fast_settings, question, reference, field):
+    with pytest.raises(JudgeInputError) as caught:
+        compare(fast_settings, question, reference, RESP)
+    assert caught.value.field == field and judge_server.count == 0
+
+
+def test_session_judges_through_a_client_of_its_own_and_closes_it(judge_server, fast_settings):
+    judge_server.script = lambda req: Reply(text="VERDICT: B")
+    judge = PairwiseJudge(fast_settings)
+
+    async def go():
+        async with judge.session() as j:
+            assert j is not judge and j.template is judge.template and j.settings is judge.settings
+            client = j.client
+            return client, await j.compare(Q, REF, RESP)
+
+    client, result = asyncio.run(go())
+    assert result.outcome == "win" and judge_server.count == 1
+    assert client.backend.client.is_closed()
 
 
 def test_over_budget_response_is_truncated_head_and_tail_with_marker(judge_server, fast_settings):

@@ -7,7 +7,8 @@ import asyncio
 import pytest
 
 from writing_rl.judge import JudgeConfigError, JudgeSettings, PairwiseJudge
-from writing_rl.judge.backends import DashScopeBackend, make_backend
+from writing_rl.judge.backends import DashScopeBackend
+from writing_rl.judge.client import make_backend
 from writing_rl.testing.fake_judge import Reply
 
 

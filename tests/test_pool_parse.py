@@ -8,8 +8,9 @@ import logging
 import pytest
 
 from writing_rl.judge import JudgeClient, JudgeConfigError, JudgeSettings
-from writing_rl.judge.backends import make_backend
-from writing_rl.judge.pool import PoolBackend, parse_pool
+from writing_rl.judge.client import make_backend
+from writing_rl.judge.pool import PoolBackend
+from writing_rl.judge.pool_spec import parse_pool
 from writing_rl.testing.fake_judge import FakeJudgeServer, Reply
 
 

@@ -151,6 +151,10 @@ def test_index_create_show_and_plot(tmp_path):
     png = tmp_path / "levels.png"
     out = cli("index", "plot", str(idx), "--history", "--out", str(png))
     assert out.returncode == 0 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    png.unlink()
+    out = cli("index", "plot", str(idx), "--history", "--out", str(png), "--json")
+    assert out.returncode == 0 and json.loads(out.stdout) == {"chart": str(png), "index_file": str(idx)}
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     out = cli("index", "plot", str(tmp_path / "nope.json"), "--history")
     assert out.returncode == 2 and "no history" in out.stderr
 

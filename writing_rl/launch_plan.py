@@ -25,12 +25,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
+from .errors import WritingRLError
 from .judge.errors import JudgeConfigError
 from .judge.settings import JudgeSettings
 from .launch_check import FAIL, WARN, LaunchPlan, check
 
 
-class LaunchError(ValueError):
+class LaunchError(WritingRLError, ValueError):
     """A launch setting that cannot work; the message names it and the fix."""
 
 

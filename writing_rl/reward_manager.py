@@ -9,7 +9,6 @@ report the outcome back to the owner. Settings come from ``reward.reward_kwargs`
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import socket
@@ -26,7 +25,8 @@ from .curriculum.hooks import root_message
 from .curriculum.index_file import sample_key
 from .curriculum.owner import OwnerHandle, get_owner
 from .curriculum.state import CurriculumError
-from .judge import JudgeInputError, PairwiseJudge, format_criteria
+from .data.schema import GroundTruth, GroundTruthError
+from .judge import JudgeInputError, PairwiseJudge
 from .judge.text import strip_reasoning
 from .rewards.combine import combine_group_normalized, combine_weighted
 from .rewards.config import local_scores
@@ -41,6 +41,8 @@ POOL_REPORT_EVERY_S = 5.0
 
 @dataclass
 class Sample:
+    """A parsed ground truth as the reward manager uses it: ``id`` spelled as in the index file."""
+
     id: str
     prompt: str
     targets: list[str]
@@ -49,52 +51,12 @@ class Sample:
 
 
 def parse_sample(ground_truth: Any, extra_info: dict[str, Any] | None) -> Sample:
-    """Read ``reward_model.ground_truth``; every problem names the sample and the field."""
-    gt = ground_truth
-    if isinstance(gt, str):
-        try:
-            gt = json.loads(gt)
-        except json.JSONDecodeError:
-            gt = None
-    if not isinstance(gt, dict):
-        raise CurriculumError(
-            f"sample (extra_info.index={(extra_info or {}).get('index')}) has no ground_truth object with "
-            "prompt/target/id; build the data with `writing-rl data build`"
-        )
-    raw_id = gt.get("id", None)
-    if raw_id is None:
-        raise CurriculumError(
-            f"sample (extra_info.index={(extra_info or {}).get('index')}) has no reward_model.ground_truth.id"
-        )
-    key = sample_key(raw_id)
-    target = gt.get("target")
-    if isinstance(target, str):
-        targets = [target]
-    elif target is None:
-        targets = []
-    elif isinstance(target, (dict, bytes)) or not hasattr(target, "__iter__"):
-        raise CurriculumError(f"sample {key}: reward_model.ground_truth.target must be a list of reference texts, "
-                              f"got {type(target).__name__}; rebuild the data with `writing-rl data build`")
-    else:
-        targets = list(target)
-    for j, t in enumerate(targets):  # never judge the text form of a number, a dict or None
-        if not isinstance(t, str):
-            raise CurriculumError(f"sample {key}: reward_model.ground_truth.target[{j}] must be text, got "
-                                  f"{type(t).__name__}; fix the data (`writing-rl data check` lists every such row)")
-    if not targets or any(not t.strip() for t in targets):
-        raise CurriculumError(f"sample {key}: reward_model.ground_truth.target is empty or has an empty reference")
-    prompt = gt.get("prompt")
-    if not isinstance(prompt, str) or not prompt.strip():
-        raise CurriculumError(f"sample {key}: reward_model.ground_truth.prompt is missing or empty")
-    criteria = gt.get("criteria")
-    if hasattr(criteria, "tolist") and not isinstance(criteria, str):  # a list column read through numpy
-        criteria = criteria.tolist()
-    if criteria is not None:
-        try:
-            format_criteria(criteria)
-        except JudgeInputError as e:
-            raise CurriculumError(f"sample {key}: reward_model.ground_truth.criteria: {e}") from None
-    return Sample(key, prompt, targets, criteria, gt)
+    """Read ``reward_model.ground_truth`` (``GroundTruth.parse``); every problem names the sample and the field."""
+    try:
+        gt = GroundTruth.parse(ground_truth, (extra_info or {}).get("index"))
+    except GroundTruthError as e:
+        raise CurriculumError(str(e)) from None
+    return Sample(sample_key(gt.id), gt.prompt, gt.target, gt.criteria, gt.raw)
 
 
 @register("parallel")
@@ -168,7 +130,7 @@ class ParallelRewardManager(RewardManagerBase):
                     j = await self.judge.compare(sample.prompt, sample.targets[level], answer, sample.criteria,
                                                  self.opts.strategy)
                 except JudgeInputError as e:
-                    if "response" not in str(e):
+                    if e.field != "response":
                         raise CurriculumError(f"sample {sample.id}, reference level {level}: {e}") from None
                     outcome = "empty"
                 else:

@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
+import yaml
+from omegaconf import OmegaConf
+
+from .launch_check import LaunchPlan, failures
+from .launch_check import check as launch_checks
 from .redact import redact_config, scrub
 
 
 def verl_config_dir() -> str:
-    import verl.trainer.config as cfg_pkg
+    import verl.trainer.config as cfg_pkg  # verl (and torch) load only when a config is composed
 
     return os.path.dirname(os.path.abspath(cfg_pkg.__file__))
 
 
 def compose(overrides: list[str], config_name: str = "ppo_trainer") -> Any:
     """The composed ``DictConfig`` for ``python -m verl.trainer.main_ppo <overrides>``."""
-    from hydra import compose as hydra_compose
+    from hydra import compose as hydra_compose  # verl's config library, with verl: only when composing
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
@@ -43,7 +49,7 @@ def check(overrides: list[str], allow_missing_model: bool = False) -> tuple[Any,
     With ``allow_missing_model``, a model that is neither a local folder nor in the Hugging Face cache
     only skips verl's model-dependent validation (returned as a warning) instead of failing.
     """
-    from verl.trainer.ppo.reward import resolve_reward_manager_cls
+    from verl.trainer.ppo.reward import resolve_reward_manager_cls  # verl loads torch: only when checking
     from verl.trainer.ppo.utils import need_critic, need_reference_policy
     from verl.utils.config import validate_config
 
@@ -64,9 +70,6 @@ def check(overrides: list[str], allow_missing_model: bool = False) -> tuple[Any,
             raise
         warnings.append(f"model {cfg.actor_rollout_ref.model.path} is not available on this machine (not a local "
                         "folder, not in the Hugging Face cache): verl's model-dependent checks were skipped")
-    from .launch_check import LaunchPlan, failures
-    from .launch_check import check as launch_checks
-
     failed = failures(launch_checks(LaunchPlan.from_verl_config(cfg)))  # what verl asserts only at run time
     if failed:
         raise ValueError("; ".join(f"{f.check}: {f.detail} (fix: {f.fix})" for f in failed))
@@ -75,10 +78,6 @@ def check(overrides: list[str], allow_missing_model: bool = False) -> tuple[Any,
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m writing_rl.verl_config [--quiet] [--allow-missing-model] OVERRIDES...``."""
-    import sys
-
-    from omegaconf import OmegaConf
-
     args = list(sys.argv[1:] if argv is None else argv)
     flags = {a for a in args if a in ("--quiet", "--allow-missing-model")}
     args = [a for a in args if a not in flags]
@@ -93,8 +92,6 @@ def main(argv: list[str] | None = None) -> int:
         print(scrub(f"error: verl rejected the configuration: {type(e).__name__}: {e}"), file=sys.stderr)
         return 2
     if "--quiet" not in flags:
-        import yaml
-
         print(yaml.safe_dump(redact_config(OmegaConf.to_container(cfg, resolve=False)), sort_keys=False, width=120))
     for w in warnings:
         print(scrub(f"warning: {w}"))

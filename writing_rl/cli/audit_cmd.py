@@ -10,7 +10,7 @@ from ..audit import LaunchSettings, audit_once, compare_audits, load_pairs, pric
 from ..audit.report import usd
 from ..eval.report import fmt, text_table
 from ..judge import STRATEGIES
-from .common import CliError, add_judge_options, make_judge, print_json
+from .common import CliError, add_judge_options, add_progress_option, make_judge, print_json
 from .eval_cmd import _guard, _out_dir
 
 SHOWN = ("ladder_accuracy", "ladder_accuracy ci95 low", "ladder_accuracy ci95 high", "flip_rate",
@@ -51,7 +51,7 @@ def register(judge_sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="run folder (default eval_runs/judge-audit-<model>-<time>); reuse it to resume")
     p.add_argument("--cache", help="judgment log (default <out>/judgments.jsonl)")
     p.add_argument("--json", action="store_true", help="print the headline numbers as one JSON object")
-    p.add_argument("--no-progress", action="store_true")
+    add_progress_option(p, shows_progress=True)
     p.set_defaults(func=run_audit_cmd)
 
 

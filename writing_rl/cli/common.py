@@ -51,6 +51,12 @@ def fail(msg: str, code: int = 2) -> int:
     return code
 
 
+def add_progress_option(p: argparse.ArgumentParser, shows_progress: bool) -> None:
+    """The one progress switch of every command; a command without progress bars accepts and ignores it."""
+    p.add_argument("--no-progress", action="store_true",
+                   help="hide progress bars" if shows_progress else "accepted by every command; this one shows none")
+
+
 def add_judge_options(p: argparse._ActionsContainer) -> None:
     """The judge settings a command may override (the rest come from the JUDGE_* variables)."""
     p.add_argument("--template", help="judge template file (default: $JUDGE_TEMPLATE or the packaged one)")
@@ -63,10 +69,10 @@ def add_judge_options(p: argparse._ActionsContainer) -> None:
 
 def make_judge(args: argparse.Namespace, with_criteria: bool, **settings: object) -> PairwiseJudge:
     """A judge from ``add_judge_options`` arguments over the environment; a lone --template serves criteria too."""
-    judge = PairwiseJudge(JudgeSettings.from_env(
+    judge_settings = JudgeSettings.from_env(
         model=args.model, base_url=args.base_url, backend=args.backend,
         template=args.template, criteria_template=args.criteria_template, **settings,
-    ))
-    if with_criteria and args.template and not args.criteria_template:
-        judge.criteria_template = load_template(args.template, criteria=True)
-    return judge
+    )
+    lone = with_criteria and args.template and not args.criteria_template
+    criteria_template = load_template(args.template, criteria=True) if lone else None
+    return PairwiseJudge(judge_settings, criteria_template=criteria_template)

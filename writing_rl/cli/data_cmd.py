@@ -7,8 +7,8 @@ import os
 
 from ..data.build import build_dataset, read_jsonl
 from ..data.check import check_dataset
-from ..data.schema import DEFAULT_DATA_SOURCE, DataError
-from .common import cannot_write, fail, print_json
+from ..data.schema import DEFAULT_DATA_SOURCE
+from .common import add_progress_option, cannot_write, fail, print_json
 
 
 def _judge_chars_default() -> int:
@@ -29,6 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--seed", type=int, default=0, help="seed of the shuffle that picks test rows")
     b.add_argument("--data-source", default=DEFAULT_DATA_SOURCE, help="data_source column value")
     b.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    add_progress_option(b, shows_progress=False)
     b.set_defaults(func=run_build)
 
     c = dsub.add_parser("check", help="validate train.parquet (and test.parquet) in a data directory")
@@ -39,6 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="warn about references longer than this (default $JUDGE_MAX_CHARS or 48000; 0: off)")
     c.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
     c.add_argument("--json", action="store_true", help="print the problems as a JSON list")
+    add_progress_option(c, shows_progress=True)
     c.set_defaults(func=run_check)
 
 
@@ -47,8 +49,6 @@ def run_build(args: argparse.Namespace) -> int:
         rows, labels = read_jsonl(args.input)
         s = build_dataset(rows, args.out, test_size=args.test_size, system_prompt=args.system_prompt,
                           seed=args.seed, data_source=args.data_source, labels=labels)
-    except DataError as e:
-        return fail(str(e))
     except OSError as e:
         return fail(cannot_write(args.out, e, "--out"))
     if args.json:
@@ -71,11 +71,8 @@ def run_build(args: argparse.Namespace) -> int:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    try:
-        problems = check_dataset(args.dir, tokenizer_path=args.tokenizer, max_prompt_length=args.max_prompt_length,
-                                 judge_max_chars=args.judge_max_chars or None)
-    except DataError as e:
-        return fail(str(e))
+    problems = check_dataset(args.dir, tokenizer_path=args.tokenizer, max_prompt_length=args.max_prompt_length,
+                             judge_max_chars=args.judge_max_chars or None, show_progress=not args.no_progress)
     errors = sum(p.severity == "error" for p in problems)
     warnings = len(problems) - errors
     if args.json:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..curriculum.index_file import IndexFileError, create_index, sample_key
+from ..curriculum.index_file import create_index, sample_key
 from ..curriculum.inspect import plot_history, summary
-from ..data.schema import DataError
-from .common import cannot_write, fail, print_json
+from ..data.read import load_ground_truths
+from .common import CliError, add_progress_option, cannot_write, fail, print_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -17,28 +17,35 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     c = isub.add_parser("create", help="write a fresh index (every sample at level 0)")
     add_create_args(c)
-    c.set_defaults(func=run_create)
 
     s = isub.add_parser("show", help="level histogram and progress of an index file")
     s.add_argument("index_file")
     s.add_argument("--data", help="train.parquet or its folder, to count references per sample")
     s.add_argument("--json", action="store_true")
+    add_progress_option(s, shows_progress=False)
     s.set_defaults(func=run_show)
 
     pl = isub.add_parser("plot", help="draw the level distribution as a PNG")
     pl.add_argument("index_file")
     pl.add_argument("--history", action="store_true", help="levels over steps (the only chart for now)")
     pl.add_argument("--out", help="PNG path (default: <index>.history.png)")
+    pl.add_argument("--json", action="store_true", help="print what was written as one JSON object")
+    add_progress_option(pl, shows_progress=False)
     pl.set_defaults(func=run_plot)
 
 
 def add_create_args(p: argparse.ArgumentParser) -> None:
+    """The options of `index create` (also used by scripts/create_index_file.py)."""
     p.add_argument("--experiment", "--experiment_name", dest="experiment", required=True)
     g = p.add_mutually_exclusive_group(required=True)
-    g.add_argument("--data_num", "--data-num", dest="data_num", type=int, help="number of samples (ids 0..N-1)")
+    g.add_argument("--data-num", "--data_num", dest="data_num", type=int,
+                   help="number of samples (ids 0..N-1); --data_num is an alias")
     g.add_argument("--data", help="train.parquet (or its folder): ids are read from it")
     p.add_argument("--dir", default="running_file", help="where index files live (default: running_file)")
     p.add_argument("--force", action="store_true", help="overwrite an existing index file")
+    p.add_argument("--json", action="store_true", help="print what was written as one JSON object")
+    add_progress_option(p, shows_progress=False)
+    p.set_defaults(func=run_create)
 
 
 def _parquet(path: str) -> Path:
@@ -47,8 +54,6 @@ def _parquet(path: str) -> Path:
 
 
 def ids_from_data(path: str) -> list[str]:
-    from ..data.check import load_ground_truths
-
     p = _parquet(path)
     if not p.is_file():
         raise FileNotFoundError(f"{p} does not exist")
@@ -56,34 +61,31 @@ def ids_from_data(path: str) -> list[str]:
 
 
 def run_create(args: argparse.Namespace) -> int:
+    if args.data_num is not None and args.data_num < 1:
+        raise CliError("--data-num must be at least 1")
+    ids = list(range(args.data_num)) if args.data_num is not None else ids_from_data(args.data)
+    path = Path(args.dir) / f"index_{args.experiment}.json"
+    existed = path.exists()
     try:
-        if args.data_num is not None and args.data_num < 1:
-            return fail("--data_num must be at least 1")
-        ids = list(range(args.data_num)) if args.data_num is not None else ids_from_data(args.data)
-        path = Path(args.dir) / f"index_{args.experiment}.json"
         create_index(path, ids, overwrite=args.force)
-    except (IndexFileError, ValueError, DataError) as e:
-        return fail(str(e))
     except OSError as e:
-        if e.filename is None:  # ours: "already exists", "does not exist", with the fix in the message
+        if e.filename is None:  # ours: "already exists", with the fix in the message
             return fail(str(e))
-        return fail(cannot_write(Path(args.dir) / f"index_{args.experiment}.json", e, "--dir"))
-    print(f"wrote {path} with {len(ids)} samples at level 0")
+        return fail(cannot_write(path, e, "--dir"))
+    if args.json:
+        print_json({"index_file": str(path), "samples": len(ids), "level": 0, "overwrote": existed})
+    else:
+        print(f"wrote {path} with {len(ids)} samples at level 0")
     return 0
 
 
 def run_show(args: argparse.Namespace) -> int:
-    try:
-        counts = None
-        if args.data:
-            from ..data.check import load_ground_truths
-
-            p = _parquet(args.data)
-            gts = load_ground_truths(p.parent, split=p.stem)
-            counts = {sample_key(i): len(g["target"] or []) for i, g in gts.items()}  # lists, per the schema
-        info = summary(args.index_file, counts)
-    except (IndexFileError, FileNotFoundError, ValueError, DataError) as e:
-        return fail(str(e))
+    counts = None
+    if args.data:
+        p = _parquet(args.data)
+        gts = load_ground_truths(p.parent, split=p.stem)
+        counts = {sample_key(i): len(g["target"] or []) for i, g in gts.items()}  # lists, per the schema
+    info = summary(args.index_file, counts)
     if args.json:
         print_json(info)
         return 0
@@ -108,9 +110,12 @@ def run_plot(args: argparse.Namespace) -> int:
     out = args.out or str(Path(args.index_file).with_suffix(".history.png"))
     try:
         path = plot_history(args.index_file, out)
-    except (ValueError, FileNotFoundError) as e:
+    except (ValueError, FileNotFoundError) as e:  # no history yet, no index file: the message says which
         return fail(str(e))
     except OSError as e:
         return fail(cannot_write(out, e, "--out"))
-    print(f"wrote {path}")
+    if args.json:
+        print_json({"chart": str(path), "index_file": str(args.index_file)})
+    else:
+        print(f"wrote {path}")
     return 0

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-from typing import Any
 
-from ..judge import STRATEGIES, JudgeClient, JudgeError
+from ..judge import STRATEGIES, Judgment
 from ..judge.compare import HIDDEN_CODE
+from ..judge.criteria import decode_criteria
 from . import audit_cmd
-from .common import CliError, add_judge_options, fail, make_judge, print_json, read_user_text
+from .common import add_judge_options, add_progress_option, fail, make_judge, print_json, read_user_text
 
 FILES = ("question_file", "reference_file", "response_file")
 
@@ -26,20 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_judge_options(p)
     p.add_argument("--show-prompt", action="store_true", help="print the rendered prompt first")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_progress_option(p, shows_progress=False)
     p.set_defaults(func=run)
     audit_cmd.register(p.add_subparsers(dest="judge_command", metavar="{audit}"))
-
-
-def _criteria(text: str | None) -> object:
-    if text is None:
-        return None
-    stripped = text.strip()
-    if stripped.startswith("[") or stripped.startswith("{"):
-        try:
-            return json.loads(stripped)
-        except json.JSONDecodeError:
-            return text
-    return text
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,28 +35,21 @@ def run(args: argparse.Namespace) -> int:
     if missing:
         return fail(f"the following arguments are required: {', '.join(missing)} "
                     "(or run `writing-rl judge audit` to audit a judge on training data)")
-    try:
-        question = read_user_text(args.question_file, "question file")
-        reference = read_user_text(args.reference_file, "reference file")
-        response = read_user_text(args.response_file, "response file")
-        criteria = _criteria(read_user_text(args.criteria_file, "criteria file"))
-        judge = make_judge(args, criteria is not None)
-        if args.show_prompt and not args.json:
-            q, ref, ans, _ = judge.prepare(question or "", reference or "", response or "")
-            print(judge.render(q, ref, ans, criteria, code=HIDDEN_CODE))  # the real tag code stays secret
-            print("=" * 72)
+    question = read_user_text(args.question_file, "question file")
+    reference = read_user_text(args.reference_file, "reference file")
+    response = read_user_text(args.response_file, "response file")
+    criteria = decode_criteria(read_user_text(args.criteria_file, "criteria file"))
+    judge = make_judge(args, criteria is not None)
+    if args.show_prompt and not args.json:
+        q, ref, ans, _ = judge.prepare(question or "", reference or "", response or "")
+        print(judge.render(q, ref, ans, criteria, code=HIDDEN_CODE))  # the real tag code stays secret
+        print("=" * 72)
 
-        async def go() -> Any:
-            client = JudgeClient(judge.settings)
-            judge._client = client
-            try:
-                return await judge.compare(question or "", reference or "", response or "", criteria, args.strategy)
-            finally:
-                await client.close()  # no "Unclosed client session" at exit
+    async def go() -> Judgment:
+        async with judge.session() as j:
+            return await j.compare(question or "", reference or "", response or "", criteria, args.strategy)
 
-        result = asyncio.run(go())
-    except (CliError, JudgeError, FileNotFoundError) as e:
-        return fail(str(e))
+    result = asyncio.run(go())
     out = result.to_dict()
     if args.json:
         print_json(out)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.metadata
 import os
 import sys
 
+from .. import __version__
 from ..errors import WritingRLError
 from ..redact import scrubbed_stdio
 from .common import fail
@@ -15,11 +17,20 @@ from .common import fail
 SUBCOMMANDS = ["judge_cmd", "index_cmd", "data_cmd", "preflight_cmd", "select_cmd", "eval_cmd"]
 
 
+def package_version() -> str:
+    """The installed package's version (its metadata); the source tree's when it is not installed."""
+    try:
+        return importlib.metadata.version("writing-rl")
+    except importlib.metadata.PackageNotFoundError:
+        return __version__
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="writing-rl",
         description="Writing-RL: judge, curriculum, data, selection and evaluation tools for writing RL on verl.",
     )
+    parser.add_argument("--version", action="version", version=f"writing-rl {package_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in SUBCOMMANDS:
         importlib.import_module(f"writing_rl.cli.{name}").register(sub)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import print_json
+from ..preflight import run_preflight
+from .common import add_progress_option, print_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,12 +37,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--require-gpu", action="store_true", help="a missing GPU is blocking (training runs)")
     p.add_argument("--slow-judge-s", type=float, default=60.0, help="warn when one comparison takes longer")
     p.add_argument("--json", action="store_true")
+    add_progress_option(p, shows_progress=False)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..preflight import run_preflight
-
     report = run_preflight(args)
     if args.json:
         print_json(report.to_dict())

@@ -13,7 +13,6 @@ checklist dicts (stored as JSON text). Every bad row is reported at once and not
 from __future__ import annotations
 
 import json
-import math
 import random
 import re
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from ..judge.criteria import criteria_problems
 from ..judge.templates import PROMPTS_DIR, read_text_file
 from .schema import (
     ABILITY,
@@ -28,17 +28,14 @@ from .schema import (
     REWARD_STYLE,
     SCHEMA,
     DataError,
+    GroundTruth,
     has_cjk,
+    is_number,
     split_path,
     write_parquet_atomic,
 )
 
 SYSTEM_PROMPTS = {"default": "system_default.txt", "think": "system_think.txt"}
-_ALIASES = (("prompt", "query"), ("references", "target"))
-
-
-def _is_number(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
 def _pick(raw: dict, name: str, alias: str, problems: list[str]) -> Any:
@@ -49,26 +46,12 @@ def _pick(raw: dict, name: str, alias: str, problems: list[str]) -> Any:
 
 def _criteria(value: Any, problems: list[str]) -> str | None:
     """Criteria as stored: text as is, structured criteria as JSON text, nothing as None."""
-    if value is None:
+    if value is None or value == []:
         return None
     if isinstance(value, str):
         return value.strip() or None
-    items = [value] if isinstance(value, dict) else value
-    if not isinstance(items, list):
-        problems.append(f"'criteria' must be text, a list of strings or checklist objects, got {type(value).__name__}")
-        return None
-    if not items:
-        return None
-    for j, c in enumerate(items):
-        if isinstance(c, str):
-            if not c.strip():
-                problems.append(f"criteria[{j}] is empty; remove it")
-        elif isinstance(c, dict):
-            if not any(isinstance(c.get(k), str) and c[k].strip() for k in ("name", "criteria_description")):
-                problems.append(f"criteria[{j}] needs a non-empty 'name' or 'criteria_description'")
-        else:
-            problems.append(f"criteria[{j}] must be a string or an object, got {type(c).__name__}")
-    return json.dumps(value, ensure_ascii=False)
+    problems.extend(criteria_problems(value))
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, (list, dict)) else None
 
 
 def normalise_row(raw: Any) -> tuple[dict | None, list[str]]:
@@ -102,7 +85,7 @@ def normalise_row(raw: Any) -> tuple[dict | None, list[str]]:
 
     scores = raw.get("reference_scores")
     if scores is not None:
-        if not isinstance(scores, list) or not all(_is_number(s) for s in scores):
+        if not isinstance(scores, list) or not all(is_number(s) for s in scores):
             problems.append("'reference_scores' must be a list of finite numbers, one per reference")
         else:
             if isinstance(refs, list) and len(scores) != len(refs):
@@ -237,9 +220,8 @@ def _record(row: dict, idx: int, split: str, system: str | None, data_source: st
         "data_source": data_source,
         "prompt": messages,
         "ability": ABILITY,
-        "reward_model": {"style": REWARD_STYLE, "ground_truth": {
-            "prompt": row["prompt"], "target": row["references"], "criteria": row["criteria"], "id": idx,
-            "reference_scores": row["reference_scores"]}},
+        "reward_model": {"style": REWARD_STYLE, "ground_truth": GroundTruth(
+            row["prompt"], row["references"], row["criteria"], idx, row["reference_scores"], {}).to_dict()},
         "extra_info": {"index": idx, "split": split},
     }
 

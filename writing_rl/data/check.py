@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
+import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from .schema import COLUMNS, SPLITS, DataError, as_dict, as_list, iter_rows, split_path
+from ..judge.criteria import format_criteria
+from ..judge.errors import JudgeInputError
+from .read import load_ground_truths, load_ladders, read_ground_truths
+from .schema import COLUMNS, GT, SPLITS, DataError, as_dict, as_list, is_int, is_number, iter_rows, split_path
 
-GT = "reward_model.ground_truth"
+__all__ = ["Problem", "check_dataset", "load_ground_truths", "load_ladders", "read_ground_truths"]
+
 ROLES = ("system", "user", "assistant")
 
 
@@ -28,14 +31,6 @@ class Problem:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def _is_int(x: Any) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool)
-
-
-def _is_number(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
 def _messages(prompt: Any, err) -> list[dict] | None:
@@ -97,9 +92,14 @@ def _check_ground_truth(gt: Any, err, warn, judge_max_chars: int | None) -> Any:
     criteria = gt.get("criteria")
     if criteria is not None and not isinstance(criteria, str):
         err(f"{GT}.criteria", f"must be text or null (structured criteria as JSON text), got {type(criteria).__name__}")
+    elif criteria is not None:
+        try:  # the check GroundTruth.parse makes when training reads the row
+            format_criteria(criteria)
+        except JudgeInputError as e:
+            err(f"{GT}.criteria", str(e))
     scores = as_list(gt.get("reference_scores"))
     if scores is not None:
-        if not isinstance(scores, list) or not all(_is_number(s) for s in scores):
+        if not isinstance(scores, list) or not all(is_number(s) for s in scores):
             err(f"{GT}.reference_scores", "must be a list of finite numbers or null")
         else:
             if isinstance(target, list) and len(scores) != len(target):
@@ -110,15 +110,14 @@ def _check_ground_truth(gt: Any, err, warn, judge_max_chars: int | None) -> Any:
                         f"{scores[j]} < reference_scores[{j - 1}]={scores[j - 1]}")
                     break
     rid = gt.get("id")
-    if "id" in gt and not _is_int(rid):
+    if "id" in gt and not is_int(rid):
         err(f"{GT}.id", f"must be an integer, got {rid!r}")
         return None
     return rid
 
 
-def _check_file(path: Path, split: str, tok: Any, max_len: int | None, judge_max_chars: int | None) -> list[Problem]:
-    import pyarrow.parquet as pq
-
+def _check_file(path: Path, split: str, tok: Any, max_len: int | None, judge_max_chars: int | None,
+                show_progress: bool = True) -> list[Problem]:
     name = path.name
     problems: list[Problem] = []
     try:
@@ -169,7 +168,7 @@ def _check_file(path: Path, split: str, tok: Any, max_len: int | None, judge_max
                 if extra.get("split") != split:
                     err("extra_info.split", f"must be {split!r} in {name}, got {extra.get('split')!r}")
                 index = extra.get("index")
-                if not _is_int(index):
+                if not is_int(index):
                     err("extra_info.index", f"must be an integer, got {index!r}")
                 elif rid is not None and index != rid:
                     err("extra_info.index", f"{index} differs from {GT}.id {rid}")
@@ -187,15 +186,17 @@ def _check_file(path: Path, split: str, tok: Any, max_len: int | None, judge_max
         shown = ", ".join(map(str, gaps[:10])) + (f" and {len(gaps) - 10} more" if len(gaps) > 10 else "")
         problems.append(Problem(name, None, f"{GT}.id", f"ids are not contiguous 0..{n - 1}: missing {shown}"))
     if to_tokenize:
-        problems += _check_lengths(name, to_tokenize, tok, max_len)
+        problems += _check_lengths(name, to_tokenize, tok, max_len, show_progress)
     problems.sort(key=lambda p: (-1 if p.row is None else p.row))
     return problems
 
 
-def _check_lengths(name: str, items: list[tuple[int, list[dict]]], tok: Any, max_len: int) -> list[Problem]:
+def _check_lengths(name: str, items: list[tuple[int, list[dict]]], tok: Any, max_len: int,
+                   show_progress: bool = True) -> list[Problem]:
     """Prompt length in tokens exactly as verl builds it: chat template + generation prompt, no extra specials."""
     out = []
-    for start in tqdm(range(0, len(items), 256), desc=f"tokenizing {name}", unit="batch", disable=None):
+    for start in tqdm(range(0, len(items), 256), desc=f"tokenizing {name}", unit="batch",
+                      disable=None if show_progress else True):
         chunk = items[start:start + 256]
         texts = [tok.apply_chat_template(m, add_generation_prompt=True, tokenize=False) for _, m in chunk]
         for (i, _), ids in zip(chunk, tok(texts, add_special_tokens=False)["input_ids"], strict=True):
@@ -207,7 +208,7 @@ def _check_lengths(name: str, items: list[tuple[int, list[dict]]], tok: Any, max
 
 def _load_tokenizer(path: str) -> Any:
     try:
-        from transformers import AutoTokenizer
+        from transformers import AutoTokenizer  # heavy: loaded only when a tokenizer is asked for
 
         tok = AutoTokenizer.from_pretrained(path)
     except Exception as e:
@@ -224,6 +225,7 @@ def check_dataset(
     tokenizer_path: str | None = None,
     max_prompt_length: int | None = None,
     judge_max_chars: int | None = 48000,
+    show_progress: bool = True,
 ) -> list[Problem]:
     """Check train.parquet (required) and test.parquet (if present); an empty list means clean.
 
@@ -244,79 +246,5 @@ def check_dataset(
     for split in SPLITS:
         path = split_path(d, split)
         if path.is_file():
-            problems += _check_file(path, split, tok, max_prompt_length, judge_max_chars)
+            problems += _check_file(path, split, tok, max_prompt_length, judge_max_chars, show_progress)
     return problems
-
-
-def load_ground_truths(data_dir: str | Path, split: str = "train") -> dict[int, dict]:
-    """Map id -> ground truth (``target`` and ``reference_scores`` as lists) for one split."""
-    return read_ground_truths(split_path(data_dir, split))
-
-
-def read_ground_truths(path: Path) -> dict[int, dict]:
-    """Map id -> ground truth (``target`` and ``reference_scores`` as lists) for one parquet file."""
-    if not path.is_file():
-        raise DataError(f"{path} does not exist; build it with `writing-rl data build`")
-    out: dict[int, dict] = {}
-    for i, row in enumerate(iter_rows(path)):
-        rm = as_dict(row.get("reward_model"))
-        gt = as_dict(rm.get("ground_truth")) if isinstance(rm, dict) else None
-        if not isinstance(gt, dict) or not _is_int(gt.get("id")):
-            raise DataError(f"{path}: row {i} has no usable reward_model.ground_truth.id; "
-                            "run `writing-rl data check` on it")
-        if gt["id"] in out:
-            raise DataError(f"{path}: row {i} repeats id {gt['id']}; run `writing-rl data check` on it")
-        gt = dict(gt)
-        gt["target"] = as_list(gt.get("target"))
-        gt["reference_scores"] = as_list(gt.get("reference_scores"))
-        out[gt["id"]] = gt
-    return out
-
-
-def load_ladders(path: str | Path) -> dict[str, int]:
-    """Each sample's last reference level (its number of references - 1), keyed by id as in the index file.
-
-    ``path`` is a training parquet built by ``writing-rl data build`` (``reward_model.ground_truth.id``
-    and ``.target``), or its folder (``train.parquet``). Only those two columns are read, a batch at a
-    time. Raises ``DataError`` naming the file and row for a missing id, a repeated id or no references.
-    """
-    p = Path(path)
-    if p.is_dir():
-        p = split_path(p, "train")
-    if not p.is_file():
-        raise DataError(f"{p} does not exist; build it with `writing-rl data build`")
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
-    out: dict[str, int] = {}
-    row = 0
-    try:
-        batches = pq.ParquetFile(p).iter_batches(
-            batch_size=8192, columns=["reward_model.ground_truth.id", "reward_model.ground_truth.target"])
-        for batch in batches:
-            gt = batch.column("reward_model").field("ground_truth")
-            counts = pc.list_value_length(gt.field("target")).to_pylist()
-            for sid, n in zip(gt.field("id").to_pylist(), counts, strict=True):
-                if sid is None:
-                    raise DataError(f"{p}: row {row} has no reward_model.ground_truth.id; run `writing-rl data check`")
-                key = str(sid)
-                if key in out:
-                    raise DataError(f"{p}: row {row} repeats id {sid}; run `writing-rl data check` on it")
-                if not n:
-                    raise DataError(f"{p}: row {row} (id {sid}) has no references in reward_model.ground_truth.target")
-                out[key] = n - 1
-                row += 1
-    except (KeyError, TypeError, ValueError, pa.ArrowException):  # not data build's schema: read it the general way
-        try:
-            gts = load_ground_truths(p.parent, split=p.stem)
-        except (KeyError, TypeError, ValueError, pa.ArrowException) as e:
-            raise DataError(f"{p} is not a readable training parquet ({type(e).__name__}: {str(e)[:200]}); "
-                            "build it with `writing-rl data build`") from None
-        out = {}
-        for sid, gt in gts.items():
-            refs = gt.get("target")
-            n = 1 if isinstance(refs, str) else len(refs or [])
-            if not n:
-                raise DataError(f"{p}: sample {sid} has no references in reward_model.ground_truth.target") from None
-            out[str(sid)] = n - 1
-    return out

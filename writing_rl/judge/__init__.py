@@ -1,7 +1,8 @@
 """The pairwise LLM judge: settings, the async client, templates, verdict parsing, comparisons."""
 
 from .client import ChatResult, JudgeClient, get_client
-from .compare import OUTCOMES, STRATEGIES, Judgment, PairwiseJudge, compare, format_criteria
+from .compare import OUTCOMES, STRATEGIES, Judgment, PairwiseJudge, compare
+from .criteria import format_criteria
 from .errors import JudgeConfigError, JudgeError, JudgeInputError, TemplateError
 from .settings import JudgeSettings
 

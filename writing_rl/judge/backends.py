@@ -9,140 +9,28 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlparse
 
-from ..redact import public_url, register_secret, register_url, scrub
+from ..redact import register_secret, register_url
 from .errors import JudgeConfigError
 from .settings import JudgeSettings
-
-# finish_reason values meaning the reply was cut short (OpenAI-compatible servers, DashScope)
-TRUNCATED_REASONS = ("length", "max_tokens")
-
-
-@dataclass
-class Completion:
-    text: str
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cached_prompt_tokens: int = 0  # served from the provider's prefix cache; 0 when not reported
-    finish_reason: str | None = None
-
-    @property
-    def truncated(self) -> bool:
-        return self.finish_reason in TRUNCATED_REASONS
-
-
-def _field(obj: Any, name: str) -> Any:
-    """``obj[name]`` or ``obj.name`` (SDK objects are either), else None."""
-    if obj is None:
-        return None
-    if isinstance(obj, dict):
-        return obj.get(name)
-    return getattr(obj, name, None)
-
-
-def cached_tokens_from_usage(usage: Any, prompt_tokens: int) -> int:
-    """The cached-prompt-token figure of a usage block, clamped to ``[0, prompt_tokens]``.
-
-    OpenAI-compatible servers (OpenAI, vLLM with ``--enable-prompt-tokens-details``, DashScope's
-    compatible mode) and DashScope's own API report ``usage.prompt_tokens_details.cached_tokens``;
-    some DashScope models say ``input_tokens_details``, and DeepSeek ``prompt_cache_hit_tokens``.
-    """
-    value = None
-    for details in ("prompt_tokens_details", "input_tokens_details"):
-        value = _field(_field(usage, details), "cached_tokens")
-        if value is not None:
-            break
-    if value is None:
-        value = _field(usage, "prompt_cache_hit_tokens")
-    try:
-        n = int(value or 0)
-    except (TypeError, ValueError):
-        return 0
-    return max(0, min(n, prompt_tokens)) if prompt_tokens else max(0, n)
-
-
-class TransientError(Exception):
-    """A failure worth retrying; ``retry_after`` is the server's own hint in seconds, if any."""
-
-    def __init__(self, reason: str, retry_after: float | None = None, status: int | None = None) -> None:
-        reason = scrub(reason)  # a server may echo the request's headers, key included
-        super().__init__(reason)
-        self.reason = reason
-        self.retry_after = retry_after
-        self.status = status
-
-
-class Backend(Protocol):
-    async def complete(
-        self, messages: list[dict[str, str]], *, max_tokens: int, temperature: float, extra: dict[str, Any]
-    ) -> Completion: ...
-
-    async def close(self) -> None: ...
-
-
-def parse_retry_after(headers: Any) -> float | None:
-    """Seconds from ``retry-after-ms`` / ``retry-after`` (seconds or an HTTP date)."""
-    if not headers:
-        return None
-    get = headers.get
-    ms = get("retry-after-ms") or get("Retry-After-Ms")
-    if ms:
-        try:
-            return max(0.0, float(ms) / 1000.0)
-        except ValueError:
-            pass
-    raw = get("retry-after") or get("Retry-After")
-    if not raw:
-        return None
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        pass
-    try:
-        import datetime as _dt
-
-        when = parsedate_to_datetime(raw)
-        return max(0.0, (when - _dt.datetime.now(when.tzinfo)).total_seconds())
-    except (TypeError, ValueError):
-        return None
-
-
-def config_error_for(status: int, settings: JudgeSettings, detail: str) -> JudgeConfigError:
-    """Turn a non-retryable HTTP status into an error naming the setting to fix (never holding a secret)."""
-    detail = scrub((detail or "").strip().replace("\n", " "))[:300]
-    where = public_url(settings.base_url) or ("DashScope" if settings.backend == "dashscope" else "the OpenAI API")
-    if status == 401:
-        msg = f"the judge at {where} rejected the API key (HTTP 401): check {settings.key_env}"
-    elif status == 403:
-        msg = (
-            f"the judge at {where} refused access (HTTP 403) to model {settings.model!r}: "
-            f"check the permissions of {settings.key_env} or JUDGE_MODEL"
-        )
-    elif status == 404:
-        msg = (
-            f"the judge at {where} answered 404 for model {settings.model!r}: check JUDGE_BASE_URL "
-            "(an OpenAI-compatible server usually ends in /v1) and JUDGE_MODEL"
-        )
-    else:
-        msg = (
-            f"the judge at {where} rejected the request (HTTP {status}): check JUDGE_MODEL, "
-            "JUDGE_MAX_TOKENS and JUDGE_MAX_CHARS (prompt too long for the judge's context?)"
-        )
-    return JudgeConfigError(scrub(f"{msg}. Server said: {detail}" if detail else msg))
-
-
-FATAL_STATUSES = {400, 401, 403, 404, 422}
+from .wire import (
+    FATAL_STATUSES,
+    Completion,
+    TransientError,
+    cached_tokens_from_usage,
+    config_error_for,
+    field_of,
+    parse_retry_after,
+)
 
 
 class OpenAIBackend:
     """Any OpenAI-compatible chat-completions endpoint, through the ``openai`` SDK."""
 
     def __init__(self, settings: JudgeSettings, base_url: str | None = None) -> None:
-        import openai
+        import openai  # the SDK loads only when an OpenAI-compatible judge is used
 
         self._openai = openai
         self.settings = settings
@@ -272,7 +160,7 @@ class DashScopeBackend:
             raise TransientError("malformed response: no message content")
         usage = getattr(resp, "usage", None)
         prompt_tokens = int(getattr(usage, "input_tokens", 0) or 0)
-        finish = _get(choice, "finish_reason")
+        finish = field_of(choice, "finish_reason")
         return Completion(
             text=content,
             prompt_tokens=prompt_tokens,
@@ -282,26 +170,8 @@ class DashScopeBackend:
         )
 
     async def close(self) -> None:
-        import dashscope
+        import dashscope  # optional SDK: only with the DashScope backend
 
         closer = getattr(dashscope, "close_shared_aio_session", None)  # the SDK pools one session per loop
         if closer is not None:
             await closer()
-
-
-def _get(obj: Any, name: str) -> Any:
-    """A field of a DashScope response object (a dict subclass, attribute access on some versions)."""
-    if isinstance(obj, dict):
-        return obj.get(name)
-    return getattr(obj, name, None)
-
-
-def make_backend(settings: JudgeSettings) -> Backend:
-    """The backend for these settings (a comma-separated ``base_url`` is an endpoint pool)."""
-    if settings.backend == "dashscope":
-        return DashScopeBackend(settings)
-    if settings.base_url and ("," in settings.base_url or "#" in settings.base_url):
-        from .pool import PoolBackend
-
-        return PoolBackend(settings)
-    return OpenAIBackend(settings)

@@ -13,9 +13,11 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .backends import Backend, TransientError, make_backend
+from .backends import DashScopeBackend, OpenAIBackend
+from .pool import PoolBackend
 from .ratelimit import TokenBucket
 from .settings import JudgeSettings
+from .wire import Backend, TransientError
 
 MAX_RETRY_AFTER_S = 300.0
 
@@ -130,3 +132,12 @@ def get_client(settings: JudgeSettings) -> JudgeClient:
     if entry is None or entry[0] is not loop:  # a new loop may reuse a dead loop's id
         entry = _CLIENTS[key] = (loop, JudgeClient(settings))
     return entry[1]
+
+
+def make_backend(settings: JudgeSettings) -> Backend:
+    """The backend for these settings (a comma-separated ``base_url`` is an endpoint pool)."""
+    if settings.backend == "dashscope":
+        return DashScopeBackend(settings)
+    if settings.base_url and ("," in settings.base_url or "#" in settings.base_url):
+        return PoolBackend(settings)
+    return OpenAIBackend(settings)

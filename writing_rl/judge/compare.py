@@ -25,19 +25,20 @@ A judgment whose judge call failed, whose reply was cut at ``max_tokens`` (``fin
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import Sequence
+import contextlib
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .backends import TRUNCATED_REASONS
 from .client import ChatResult, JudgeClient, get_client
+from .criteria import format_criteria
 from .errors import JudgeInputError
 from .settings import JudgeSettings
 from .tagcode import tag_code
 from .templates import Template, load_template
 from .text import neutralise, strip_reasoning, truncate_middle, wrap_answer
 from .verdict import read_verdict
+from .wire import TRUNCATED_REASONS
 
 STRATEGIES = ("position-disadvantage", "position-advantage", "both-orders")
 OUTCOMES = ("win", "tie", "loss", "failed")
@@ -78,36 +79,6 @@ class Judgment:
         return asdict(self)
 
 
-def format_criteria(criteria: Any) -> str:
-    """Render criteria (text, a list of strings, or WritingBench-style dicts) as a bullet list."""
-    if criteria is None:
-        return ""
-    if isinstance(criteria, str):
-        stripped = criteria.strip()
-        if stripped[:1] in "[{":
-            try:  # structured criteria stored as JSON text (parquet keeps one column type)
-                return format_criteria(json.loads(stripped))
-            except json.JSONDecodeError:
-                pass
-        return stripped
-    if isinstance(criteria, dict):
-        criteria = [criteria]
-    if not isinstance(criteria, (list, tuple)):
-        raise JudgeInputError(
-            f"the criteria must be text, a list of strings or checklist objects, got {type(criteria).__name__}")
-    lines = []
-    for j, c in enumerate(criteria):
-        if isinstance(c, dict):
-            name = str(c.get("name") or c.get("title") or "").strip()
-            desc = str(c.get("criteria_description") or c.get("description") or "").strip()
-            lines.append(f"- {name}: {desc}" if name and desc else f"- {name or desc}")
-        elif isinstance(c, str):
-            lines.append(f"- {c.strip()}")
-        else:
-            raise JudgeInputError(f"criteria item {j} must be text or a checklist object, got {type(c).__name__}")
-    return "\n".join(line for line in lines if line.strip("- "))
-
-
 def _policy_outcome(verdict: str, policy_position: str) -> str:
     if verdict == "TIE":
         return "tie"
@@ -116,9 +87,9 @@ def _policy_outcome(verdict: str, policy_position: str) -> str:
 
 def _require_text(name: str, value: Any) -> str:
     if not isinstance(value, str):
-        raise JudgeInputError(f"the {name} must be text, got {type(value).__name__}")
+        raise JudgeInputError(f"the {name} must be text, got {type(value).__name__}", name)
     if not value.strip():
-        raise JudgeInputError(f"the {name} is empty")
+        raise JudgeInputError(f"the {name} is empty", name)
     return value
 
 
@@ -140,6 +111,19 @@ class PairwiseJudge:
             self.settings.criteria_template, criteria=True
         )
 
+    def using(self, client: JudgeClient) -> PairwiseJudge:
+        """This judge's settings and templates, calling through ``client``."""
+        return PairwiseJudge(self.settings, client, self.template, self.criteria_template)
+
+    @contextlib.asynccontextmanager
+    async def session(self) -> AsyncIterator[PairwiseJudge]:
+        """This judge with a client of its own, closed on exit (no "Unclosed client session" at exit)."""
+        client = JudgeClient(self.settings)
+        try:
+            yield self.using(client)
+        finally:
+            await client.close()
+
     @property
     def client(self) -> JudgeClient:
         if self._client is not None:
@@ -155,7 +139,7 @@ class PairwiseJudge:
         reference = _require_text("reference", reference)
         answer = strip_reasoning(_require_text("response", response))
         if not answer:
-            raise JudgeInputError("the response is empty once its <think> reasoning is removed")
+            raise JudgeInputError("the response is empty once its <think> reasoning is removed", "response")
         budget = self.settings.max_candidate_chars
         ref_t = truncate_middle(neutralise(reference), budget)
         ans_t = truncate_middle(neutralise(answer), budget)

@@ -15,8 +15,20 @@ class JudgeConfigError(JudgeError):
 
 
 class JudgeInputError(JudgeError):
-    """The text handed to the judge is unusable (empty, not UTF-8); the message says which."""
+    """The text handed to the judge is unusable (empty, not UTF-8, wrong type).
+
+    ``field`` names the input at fault (``question``, ``reference``, ``response`` or ``criteria``), so
+    that callers tell the cases apart without reading the message.
+    """
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class TemplateError(JudgeError):
     """A judge prompt template is malformed; the message names the file and the problem."""
+
+
+class MissingFileError(TemplateError, FileNotFoundError):
+    """A prompt or text file the judge needs does not exist; the message names it."""

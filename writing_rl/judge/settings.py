@@ -25,25 +25,24 @@ KEY_ENV = {"openai": "OPENAI_API_KEY", "dashscope": "DASHSCOPE_API_KEY"}
 DEFAULT_MODEL = "gpt-4o-mini"
 
 
-def _num(env: Mapping[str, str], name: str, cast: type, default: Any) -> Any:
-    raw = env.get(name)
-    if raw is None or str(raw).strip() == "":
-        return default
-    try:
-        return cast(raw)
-    except ValueError:
-        raise JudgeConfigError(f"{name}={raw!r} is not a valid {cast.__name__}; fix or unset it") from None
-
-
-def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = str(env.get(name) or "").strip().lower()
-    if not raw:
-        return default
-    if raw in ("1", "true", "yes", "on"):
-        return True
-    if raw in ("0", "false", "no", "off"):
-        return False
-    raise JudgeConfigError(f"{name}={raw!r} must be 1/true or 0/false; fix or unset it")
+def _from_text(name: str, raw: Any, kind: str) -> Any:
+    """One environment value as its field's type (``kind``: the annotation); empty means unset (None)."""
+    text = str(raw if raw is not None else "").strip()
+    if not text:
+        return None
+    if kind.startswith("bool"):
+        if text.lower() in ("1", "true", "yes", "on"):
+            return True
+        if text.lower() in ("0", "false", "no", "off"):
+            return False
+        raise JudgeConfigError(f"{name}={text.lower()!r} must be 1/true or 0/false; fix or unset it")
+    for cast in (int, float):
+        if kind.startswith(cast.__name__):
+            try:
+                return cast(raw)
+            except ValueError:
+                raise JudgeConfigError(f"{name}={raw!r} is not a valid {cast.__name__}; fix or unset it") from None
+    return raw
 
 
 def infer_backend(model: str, explicit: str | None) -> str:
@@ -78,45 +77,45 @@ def hydra_value(value: Any) -> str:
     return f"'{text}'"
 
 
+def _env(name: str, default: Any, minimum: float | None = None, exclusive: bool = False, unit: str = "") -> Any:
+    """A field read from the environment variable ``name`` by ``from_env`` (its type from the annotation),
+    checked against ``minimum`` (``exclusive``: the value must exceed it) whatever its source."""
+    return field(default=default, metadata={"env": name, "min": minimum, "exclusive": exclusive, "unit": unit})
+
+
 @dataclass(frozen=True)
 class JudgeSettings:
     """Everything the judge client needs except the secret key."""
 
     model: str = DEFAULT_MODEL
     backend: str = "openai"
-    base_url: str | None = None
-    concurrency: int = 64
-    rpm: float | None = None
-    tpm: float | None = None
-    timeout_s: float = 180.0
-    max_retries: int = 6
+    base_url: str | None = _env("JUDGE_BASE_URL", None)
+    concurrency: int = _env("API_PARALLEL", 64, minimum=1)
+    rpm: float | None = _env("JUDGE_RPM", None)
+    tpm: float | None = _env("JUDGE_TPM", None)
+    timeout_s: float = _env("JUDGE_TIMEOUT", 180.0, minimum=0, exclusive=True, unit=" seconds")
+    max_retries: int = _env("JUDGE_MAX_RETRIES", 6, minimum=0)
     backoff_base_s: float = 1.0
     backoff_max_s: float = 60.0
-    temperature: float = 0.0
-    max_tokens: int = 2048
-    max_candidate_chars: int = 48000
-    template: str | None = None
-    criteria_template: str | None = None
+    temperature: float = _env("JUDGE_TEMPERATURE", 0.0)
+    max_tokens: int = _env("JUDGE_MAX_TOKENS", 2048)
+    max_candidate_chars: int = _env("JUDGE_MAX_CHARS", 48000, minimum=200)
+    template: str | None = _env("JUDGE_TEMPLATE", None)
+    criteria_template: str | None = _env("JUDGE_CRITERIA_TEMPLATE", None)
     extra_body: dict[str, Any] = field(default_factory=dict)
-    pool_eject_after: int = 3  # JUDGE_POOL_EJECT_AFTER: failures in a row that take an endpoint out
-    pool_cooldown_s: float = 30.0  # JUDGE_POOL_COOLDOWN: seconds out before a probe
-    requires_key: bool = True  # False for a judge without authentication (the launcher's own vLLM judge)
+    # a pool endpoint is taken out after this many failures in a row, for this many seconds before a probe
+    pool_eject_after: int = _env("JUDGE_POOL_EJECT_AFTER", 3, minimum=1)
+    pool_cooldown_s: float = _env("JUDGE_POOL_COOLDOWN", 30.0, minimum=0.001, unit=" seconds")
+    requires_key: bool = _env("JUDGE_REQUIRES_KEY", True)  # False: a judge without authentication
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
             raise JudgeConfigError(f"judge backend {self.backend!r} is not one of {', '.join(BACKENDS)}")
-        if self.concurrency < 1:
-            raise JudgeConfigError(f"API_PARALLEL must be at least 1, got {self.concurrency}")
-        if self.max_retries < 0:
-            raise JudgeConfigError(f"JUDGE_MAX_RETRIES must be >= 0, got {self.max_retries}")
-        if self.timeout_s <= 0:
-            raise JudgeConfigError(f"JUDGE_TIMEOUT must be > 0 seconds, got {self.timeout_s}")
-        if self.max_candidate_chars < 200:
-            raise JudgeConfigError(f"JUDGE_MAX_CHARS must be at least 200, got {self.max_candidate_chars}")
-        if self.pool_eject_after < 1:
-            raise JudgeConfigError(f"JUDGE_POOL_EJECT_AFTER must be at least 1, got {self.pool_eject_after}")
-        if self.pool_cooldown_s < 0.001:
-            raise JudgeConfigError(f"JUDGE_POOL_COOLDOWN must be at least 0.001 seconds, got {self.pool_cooldown_s}")
+        for f in dataclasses.fields(self):  # the bounds are declared on the fields (``_env``)
+            low, value = f.metadata.get("min"), getattr(self, f.name)
+            if low is not None and (value <= low if f.metadata["exclusive"] else value < low):
+                bound = ("more than " if f.metadata["exclusive"] else "at least ") + f"{low}{f.metadata['unit']}"
+                raise JudgeConfigError(f"{f.metadata['env']} must be {bound}, got {value}")
 
     @property
     def key_env(self) -> str:
@@ -151,24 +150,12 @@ class JudgeSettings:
         env = os.environ if env is None else env
         model = overrides.pop("model", None) or env.get("JUDGE_MODEL") or DEFAULT_MODEL
         backend = infer_backend(model, overrides.pop("backend", None) or env.get("JUDGE_BACKEND"))
-        values: dict[str, Any] = {
-            "model": model,
-            "backend": backend,
-            "base_url": env.get("JUDGE_BASE_URL") or None,
-            "concurrency": _num(env, "API_PARALLEL", int, 64),
-            "rpm": _num(env, "JUDGE_RPM", float, None),
-            "tpm": _num(env, "JUDGE_TPM", float, None),
-            "timeout_s": _num(env, "JUDGE_TIMEOUT", float, 180.0),
-            "max_retries": _num(env, "JUDGE_MAX_RETRIES", int, 6),
-            "temperature": _num(env, "JUDGE_TEMPERATURE", float, 0.0),
-            "max_tokens": _num(env, "JUDGE_MAX_TOKENS", int, 2048),
-            "max_candidate_chars": _num(env, "JUDGE_MAX_CHARS", int, 48000),
-            "template": env.get("JUDGE_TEMPLATE") or None,
-            "criteria_template": env.get("JUDGE_CRITERIA_TEMPLATE") or None,
-            "pool_eject_after": _num(env, "JUDGE_POOL_EJECT_AFTER", int, 3),
-            "pool_cooldown_s": _num(env, "JUDGE_POOL_COOLDOWN", float, 30.0),
-            "requires_key": _flag(env, "JUDGE_REQUIRES_KEY", True),
-        }
+        values: dict[str, Any] = {"model": model, "backend": backend}
+        for f in dataclasses.fields(cls):
+            if "env" in f.metadata:
+                value = _from_text(f.metadata["env"], env.get(f.metadata["env"]), str(f.type))
+                if value is not None:
+                    values[f.name] = value
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 

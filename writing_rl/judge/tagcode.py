@@ -45,7 +45,7 @@ def _ray_job_id() -> str | None:
 def _shared_in_ray(job_id: str, candidate: bytes) -> bytes | None:
     """The job's secret from Ray's key-value store, storing ``candidate`` if there is none yet."""
     try:
-        from ray.experimental import internal_kv as kv
+        from ray.experimental import internal_kv as kv  # ray is heavy and absent outside training
 
         if not kv._internal_kv_initialized():
             return None

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from .errors import TemplateError
+from .errors import MissingFileError, TemplateError
 
 _SLOT = re.compile(r"\{\{([a-z_][a-z0-9_]*)\}\}|\{([a-z_][a-z0-9_]*)\}")
 PROMPTS_DIR = Path(str(resources.files("writing_rl") / "prompts"))
@@ -60,7 +60,7 @@ def read_text_file(path: str | Path, what: str = "file") -> str:
     """Read a UTF-8 text file, with errors that name the file and what to do."""
     p = Path(path)
     if not p.is_file():
-        raise FileNotFoundError(f"{what} {p} does not exist")
+        raise MissingFileError(f"{what} {p} does not exist")
     data = p.read_bytes()
     try:
         return data.decode("utf-8")
