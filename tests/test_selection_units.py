@@ -227,7 +227,7 @@ def test_inputs_ids_and_criteria(tmp_path: Path) -> None:
     (['{"prompt": "a"}', '{"text": "b"}'], "line 2: no 'prompt' or 'query' field"),
     (['{"id": 1, "prompt": "a"}', '{"index": 1, "prompt": "b"}'], "line 2: id '1' also used at"),
     (['{"prompt": "a", "checklist": ["x"], "criteria": "y"}'], "has both 'checklist' and 'criteria'"),
-    (['{"prompt": "a", "criteria": [{"weight": 2}]}'], "criterion 1 must be"),
+    (['{"prompt": "a", "criteria": [{"weight": 2}]}'], "criteria[0] needs"),
     (['{"prompt": "a", "id": [1]}'], "'id'/'index' must be"),
     ([""], "has no rows"),
 ])

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..data.schema import GroundTruth, GroundTruthError
 from .errors import InputError
 from .log import iter_jsonl
 
@@ -61,11 +62,16 @@ def norm_id(value: Any) -> str:
     return str(value).strip()
 
 
-def ground_truth(row: dict[str, Any]) -> dict[str, Any] | None:
-    """A training-format row's ``reward_model.ground_truth`` as a dict (None for a benchmark row)."""
+def ground_truth(row: dict[str, Any], where: str) -> dict[str, Any] | None:
+    """A training-format row's ``reward_model.ground_truth``, read by the one ``GroundTruth`` parser (None for a
+    benchmark row, which has no ``reward_model``)."""
     rm = row.get("reward_model")
-    gt = json_or_text(rm.get("ground_truth")) if isinstance(rm, dict) else None
-    return gt if isinstance(gt, dict) else None
+    if not isinstance(rm, dict):
+        return None
+    try:
+        return GroundTruth.parse(rm.get("ground_truth"), (row.get("extra_info") or {}).get("index")).raw
+    except GroundTruthError as e:
+        raise InputError(f"{where}: {e}") from None
 
 
 def _plain(value: Any) -> Any:
@@ -95,7 +101,7 @@ def _messages(prompt: Any, where: str) -> tuple[str, list[dict[str, str]]]:
 
 def row_from(row: dict[str, Any], default_id: Any, where: str, position: int = 0) -> Row:
     """One row of a benchmark or training file; errors name ``where``."""
-    gt = ground_truth(row)
+    gt = ground_truth(row, where)
     fields = dict(row)
     if gt is not None:  # the project's training schema
         fields.update({k: v for k, v in gt.items() if k != "prompt"})

@@ -12,12 +12,12 @@ instruction is plain text, and criteria are well formed.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..calls.rows import read_rows
+from ..judge.criteria import criteria_problems, decode_criteria
 from .models import SelectionError
 
 
@@ -31,31 +31,21 @@ class Instruction:
 
 
 def _criteria(value: Any, where: str) -> Any:
-    if isinstance(value, str):
-        stripped = value.strip()
+    """The row's criteria, read and checked by the judge's one criteria reader."""
+    decoded = decode_criteria(value)
+    if isinstance(decoded, str):
+        stripped = decoded.strip()
         if stripped[:1] in "[{":
-            try:
-                value = json.loads(stripped)
-            except json.JSONDecodeError as e:
-                raise SelectionError(f"{where}: criteria look like JSON but do not parse ({e.msg})") from None
-        elif not stripped:
-            return None
-        else:
-            return stripped
-    if isinstance(value, dict):
-        value = [value]
-    if not isinstance(value, list) or not value:
+            raise SelectionError(f"{where}: criteria look like JSON but do not parse; fix the JSON or give plain text")
+        return stripped or None
+    if isinstance(decoded, dict):
+        decoded = [decoded]
+    if not isinstance(decoded, list) or not decoded:
         raise SelectionError(f"{where}: criteria must be text, a list of strings or a list of objects")
-    for i, c in enumerate(value):
-        if isinstance(c, str) and c.strip():
-            continue
-        if isinstance(c, dict) and (str(c.get("name") or "").strip() or str(c.get("criteria_description") or "")):
-            continue
-        raise SelectionError(
-            f"{where}: criterion {i + 1} must be a non-empty string or an object with 'name' / "
-            f"'criteria_description', got {json.dumps(c, ensure_ascii=False)[:80]}"
-        )
-    return value
+    problems = criteria_problems(decoded)
+    if problems:
+        raise SelectionError(f"{where}: {problems[0]}")
+    return decoded
 
 
 def load_instructions(path: str | Path) -> list[Instruction]:
