@@ -59,7 +59,7 @@ def test_four_workers_on_two_nodes_share_one_curriculum_owner(cluster, tmp_path,
         cfg = compose_reward_config(tiny_tokenizer_dir, str(index), srv.base_url, num_workers=4, n=N_ROLLOUTS,
                                     experiment="ray")
         manager = RewardLoopManager(cfg)
-        assert manager.reward_manager_cls.__name__ == "ParallelRewardManager"
+        assert manager.reward_manager_cls.__name__ == "PairwiseJudgeRewardManager"
         nodes = {ray.get(w.__ray_call__.remote(lambda self: ray.get_runtime_context().get_node_id()))
                  for w in manager.reward_loop_workers}
         assert len(nodes) == 2  # verl spread the workers over both nodes
