@@ -84,9 +84,8 @@ def test_four_workers_on_two_nodes_share_one_curriculum_owner(cluster, tmp_path,
             for sid in range(N_SAMPLES):
                 if any(wins_for(step, sid, k) for k in range(N_ROLLOUTS)):
                     expected[str(sid)] = min(expected[str(sid)] + 1, 2)
-            # the next step's first trajectories close this one; a final explicit close for the last
+            ray.get(ray.get_actor(actor_name("ray")).finalize.remote(step))  # the trainer closes each step
         owner = ray.get_actor(actor_name("ray"))
-        ray.get(owner.finalize.remote(STEPS))
         assert json.loads(index.read_text()) == expected
         assert srv.count == N_SAMPLES * N_ROLLOUTS * STEPS  # no judgment lost or repeated
 
