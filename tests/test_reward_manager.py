@@ -312,7 +312,8 @@ def test_reward_kwargs_are_parsed_by_their_dataclass(tmp_path):
     from writing_rl.run_config import options_from_config
 
     def cfg(**kw):
-        return OmegaConf.create({"reward": {"reward_kwargs": kw, "num_workers": 1}, "trainer": {"experiment_name": "x"}})
+        return OmegaConf.create({"reward": {"reward_kwargs": kw, "num_workers": 1},
+                                 "trainer": {"experiment_name": "x"}})
 
     opts, _, reward_cfg = options_from_config(cfg(win_value="2", combine="group-normalized", failed_value=0.0))
     assert opts.win_value == 2.0 and opts.failed_value == 0.0 and opts.neutral == 0.0 and opts.experiment == "x"
