@@ -66,12 +66,13 @@ def test_an_out_of_range_edit_of_a_sample_never_drawn_is_rejected(tmp_path: Path
     levels = read_index(s.index_path)
     save_by_rename(s.index_path, {**levels, "5": 3})  # sample 5 was never drawn in this run
     win(s, 2, [0])
-    assert any("sample 5: level 3 is beyond its last reference (2)" in e for e in s.events)
+    s.finalize(2)  # the step close judges the edit
+    assert any("sample 5: level 3 is beyond its last reference (2)" in e for e in s.history[-1]["events"])
     assert read_index(s.index_path)["5"] == 0
     kept = list(tmp_path.glob("index_e.json.rejected-*"))
     assert len(kept) == 1 and json.loads(kept[0].read_text())["5"] == 3
     save_by_rename(s.index_path, {**read_index(s.index_path), "5": 2})  # in range: taken
-    s.finalize(2)
+    s.finalize(3)
     assert read_index(s.index_path)["5"] == 2
 
 
@@ -91,7 +92,7 @@ def test_load_ladders_reads_the_built_parquet(tmp_path: Path) -> None:
 def test_an_edit_saved_while_the_step_closes_takes_effect(tmp_path: Path, save, monkeypatch) -> None:
     s = make_state(tmp_path)
     win(s, 1, [0, 1])
-    original = s._advances
+    original = s.machine.advances
 
     def advances_and_edit(outcomes):  # the user saves just after the close read the file
         if not getattr(advances_and_edit, "done", False):
@@ -99,7 +100,7 @@ def test_an_edit_saved_while_the_step_closes_takes_effect(tmp_path: Path, save, 
             save(s.index_path, {"0": 0, "1": 0, "2": 0, "3": 2, "4": 0, "5": 1})
         return original(outcomes)
 
-    monkeypatch.setattr(s, "_advances", advances_and_edit)
+    monkeypatch.setattr(s.machine, "advances", advances_and_edit)
     s.finalize(1)
     assert read_index(s.index_path) == {"0": 1, "1": 1, "2": 0, "3": 2, "4": 0, "5": 1}  # both: wins and the edit
     assert any("saved while the step closed: 2 sample(s) changed" in e for e in s.events)  # next step's log
@@ -109,13 +110,13 @@ def test_an_edit_saved_while_the_step_closes_takes_effect(tmp_path: Path, save, 
 def test_an_invalid_edit_saved_while_the_step_closes_is_kept_aside(tmp_path: Path, monkeypatch) -> None:
     s = make_state(tmp_path)
     win(s, 1, [0])
-    original = s._advances
+    original = s.machine.advances
 
     def advances_and_edit(outcomes):
         save_by_rename(s.index_path, {"0": 0, "1": -4})
         return original(outcomes)
 
-    monkeypatch.setattr(s, "_advances", advances_and_edit)
+    monkeypatch.setattr(s.machine, "advances", advances_and_edit)
     s.finalize(1)
     assert read_index(s.index_path)["0"] == 1
     kept = list(tmp_path.glob("index_e.json.rejected-*"))
@@ -125,13 +126,13 @@ def test_an_invalid_edit_saved_while_the_step_closes_is_kept_aside(tmp_path: Pat
 def test_an_edit_that_wins_over_an_advance_of_the_same_sample(tmp_path: Path, monkeypatch) -> None:
     s = make_state(tmp_path)
     win(s, 1, [0])
-    original = s._advances
+    original = s.machine.advances
 
     def advances_and_edit(outcomes):
         save_in_place(s.index_path, {**{str(i): 0 for i in range(6)}, "0": 2})
         return original(outcomes)
 
-    monkeypatch.setattr(s, "_advances", advances_and_edit)
+    monkeypatch.setattr(s.machine, "advances", advances_and_edit)
     s.finalize(1)
     assert read_index(s.index_path)["0"] == 2  # the user's value, not the win's 1
 
@@ -235,7 +236,7 @@ def test_an_edit_storm_leaves_the_newest_edit_in_place_for_the_next_step(tmp_pat
     """Edits arriving faster than one merge: the close stops chasing them, and none is lost."""
     s = make_state(tmp_path, n=8)
     win(s, 1, [0])
-    apply = s._apply_edit
+    apply = s.store._apply_edit
     saved: dict[str, int] = {}
 
     def apply_while_the_user_saves_again(data, base, where, when):
@@ -246,11 +247,11 @@ def test_an_edit_storm_leaves_the_newest_edit_in_place_for_the_next_step(tmp_pat
             save_by_rename(s.index_path, {**json.loads(s.index_path.read_bytes()), sid: 2})
         return taken
 
-    monkeypatch.setattr(s, "_apply_edit", apply_while_the_user_saves_again)
+    monkeypatch.setattr(s.store, "_apply_edit", apply_while_the_user_saves_again)
     save_by_rename(s.index_path, {**read_index(s.index_path), "1": 1})  # saved as the step closes
     s.finalize(1)
     assert any("the newest is left in place" in e for e in s.events)
-    monkeypatch.setattr(s, "_apply_edit", apply)
+    monkeypatch.setattr(s.store, "_apply_edit", apply)
     s.level_for(0, 2, 3)  # the next step boundary merges what was left
     s.finalize(2)
     final = read_index(s.index_path)

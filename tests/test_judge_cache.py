@@ -167,8 +167,8 @@ def test_the_code_and_secret_never_appear_in_outputs_logs_metrics_files_or_check
     from transformers import AutoTokenizer
     from verl.experimental.reward_loop.reward_loop import RewardLoopWorker
 
-    from writing_rl.curriculum.hooks import CurriculumDriver
     from writing_rl.run_config import options_from_config
+    from writing_rl.trainer import CurriculumDriver
 
     caplog.set_level(logging.DEBUG)
     judge_server.script = echoing_judge()
@@ -181,7 +181,7 @@ def test_the_code_and_secret_never_appear_in_outputs_logs_metrics_files_or_check
     out = run(worker.compute_score_batch(make_batch(tok, [
         {"response": f"answer {k}", "gt": gt(i), "step": 1, "uid": f"u{i}"} for i in range(2) for k in range(2)])))
     metrics = close_step(cfg, 1)
-    CurriculumDriver(options_from_config(cfg)[0].curriculum(), None).snapshot_into(1, tmp_path / "ck" / "global_step_1")
+    CurriculumDriver(options_from_config(cfg)[0], None).snapshot_into(1, tmp_path / "ck" / "global_step_1")
 
     codes = {c for r in judge_server.records for c in codes_in(r.prompt)}
     assert len(codes) == 2  # one per reference

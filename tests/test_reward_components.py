@@ -1,4 +1,4 @@
-"""LongWriter-Zero components through the reward manager: weighted and group-normalised combination."""
+"""LongWriter-Zero components through the reward manager: weighted and group-normalized combination."""
 
 from __future__ import annotations
 

@@ -12,8 +12,9 @@ import pytest
 from transformers import AutoTokenizer
 
 from writing_rl.curriculum.index_file import create_index
-from writing_rl.curriculum.state import CurriculumError, JudgeFailureRateError
+from writing_rl.curriculum.state import CurriculumError
 from writing_rl.judge import JudgeConfigError
+from writing_rl.reward_monitor import JudgeFailureRateError
 from writing_rl.testing.fake_judge import Reply, answer_block
 
 from .verl_helpers import compose_reward_config, gt, make_batch
@@ -43,8 +44,16 @@ class Rig:
         self.server = server
         self.config = compose_reward_config(tiny_tokenizer_dir, str(self.index), server.base_url, **kw)
         self.worker = RewardLoopWorker(self.config)
+        self.step = 0  # the training step being scored
 
     def score(self, tok, items):
+        """Score ``items``; a later training step first closes the one before, as the writing_rl trainer does."""
+        from .verl_helpers import close_step
+
+        step = max((it.get("step", 1) for it in items if it.get("split", "train") == "train"), default=0)
+        if self.step and step > self.step:
+            close_step(self.config, self.step)
+        self.step = max(self.step, step)
         return asyncio.run(self.worker.compute_score_batch(make_batch(tok, items)))
 
     def levels(self):
@@ -67,7 +76,7 @@ def test_import_verl_loads_the_plugin_in_a_fresh_process():
         "from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync\n"
         "assert 'writing_rl.plugin' in sys.modules\n"
         "cls = get_reward_manager_cls('parallel')\n"
-        "assert cls.__name__ == 'ParallelRewardManager'\n"
+        "assert cls.__name__ == 'PairwiseJudgeRewardManager'\n"
         "assert issubclass(get_trainer_cls('writing_rl'), PPOTrainerSync)\n"
         "print('ok', cls.__module__)\n"
     )
@@ -76,7 +85,7 @@ def test_import_verl_loads_the_plugin_in_a_fresh_process():
     assert "ok writing_rl.reward_manager" in out.stdout
 
 
-@pytest.mark.parametrize("first", ["writing_rl.curriculum.hooks", "writing_rl.reward_manager", "writing_rl.trainer",
+@pytest.mark.parametrize("first", ["writing_rl.curriculum.owner", "writing_rl.reward_manager", "writing_rl.trainer",
                                    "writing_rl.cli.main"])
 def test_plugin_registers_everything_whatever_is_imported_first(first):
     code = (
@@ -92,7 +101,7 @@ def test_plugin_registers_everything_whatever_is_imported_first(first):
 def test_config_keys_reach_the_manager(tmp_path, tiny_tokenizer_dir, judge_server):
     rig = Rig(tmp_path, tiny_tokenizer_dir, judge_server, strategy="both-orders", advance_rule="majority")
     mgr = rig.worker.reward_manager
-    assert type(mgr).__name__ == "ParallelRewardManager"
+    assert type(mgr).__name__ == "PairwiseJudgeRewardManager"
     assert mgr.opts.strategy == "both-orders" and mgr.opts.advance_rule == "majority"
     assert mgr.settings.base_url == judge_server.base_url and mgr.settings.model == "fake-judge"
     assert mgr.opts.index_file == str(rig.index)
@@ -256,7 +265,7 @@ def test_writing_rl_trainer_adds_step_metrics_to_what_verl_logs(tmp_path, tiny_t
     """verl's fit() merges _consume_sync_metrics() into the step's logged metrics after on_step_end."""
     from verl.trainer.ppo.v1 import get_trainer_cls
 
-    from writing_rl.curriculum.hooks import CurriculumDriver
+    from writing_rl.trainer import CurriculumDriver
 
     judge_server.script = good_wins
     rig = Rig(tmp_path, tiny_tokenizer_dir, judge_server)
@@ -264,7 +273,7 @@ def test_writing_rl_trainer_adds_step_metrics_to_what_verl_logs(tmp_path, tiny_t
     trainer = get_trainer_cls("writing_rl").__new__(get_trainer_cls("writing_rl"))
     synced = []
     trainer.config, trainer.global_steps, trainer.timing_raw = rig.config, 1, {}
-    trainer.curriculum = CurriculumDriver(rig.worker.reward_manager.opts.curriculum(), None)
+    trainer.curriculum = CurriculumDriver(rig.worker.reward_manager.opts, None)
     trainer.checkpoint_manager = type("CM", (), {"update_weights": lambda self, step: synced.append(step)})()
     trainer.on_step_end()
     metrics = trainer._consume_sync_metrics()
@@ -295,3 +304,21 @@ def test_judge_pool_metrics_reach_the_step_metrics(tmp_path, tiny_tokenizer_dir,
     names = [k for k in m if k.startswith("judge_pool/") and k.endswith("/requests")]
     assert len(names) == 2 and sum(m[k] for k in names) >= 1
     assert m["judge_pool/healthy_endpoints"] == 2.0
+
+
+def test_reward_kwargs_are_parsed_by_their_dataclass(tmp_path):
+    from omegaconf import OmegaConf
+
+    from writing_rl.run_config import options_from_config
+
+    def cfg(**kw):
+        return OmegaConf.create({"reward": {"reward_kwargs": kw, "num_workers": 1},
+                                 "trainer": {"experiment_name": "x"}})
+
+    opts, _, reward_cfg = options_from_config(cfg(win_value="2", combine="group-normalized", failed_value=0.0))
+    assert opts.win_value == 2.0 and opts.failed_value == 0.0 and opts.neutral == 0.0 and opts.experiment == "x"
+    assert opts.index_file.endswith("running_file/index_x.json") and reward_cfg.mode == "group-normalized"
+    with pytest.raises(ValueError, match=r"reward.reward_kwargs.win_value: .*'lots'"):
+        options_from_config(cfg(win_value="lots"))
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['judge_model'\] under reward.reward_kwargs"):
+        options_from_config(cfg(judge_model="m"))

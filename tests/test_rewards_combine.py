@@ -1,4 +1,4 @@
-"""Combination of reward components: the spec, weighted sums, group normalisation, the pairwise reward, the config."""
+"""Combination of reward components: the spec, weighted sums, group normalization, judged values, the config."""
 
 from __future__ import annotations
 
@@ -12,14 +12,11 @@ from writing_rl.judge.compare import PairwiseJudge
 from writing_rl.rewards import (
     RewardConfig,
     RewardConfigError,
-    combine,
     combine_group_normalized,
     combine_weighted,
     local_scores,
     normalize_group,
-    pairwise_result,
     parse_components,
-    step_metrics,
 )
 from writing_rl.testing.fake_judge import FakeJudgeServer, Reply, answer_block
 
@@ -91,7 +88,7 @@ def test_group_normalized_is_a_weighted_mean_of_z_scores_and_ignores_scale() -> 
     assert out == pytest.approx(expected)
     assert sum(out) == pytest.approx(0.0, abs=1e-12)
     assert out[2] < out[3]  # the broken-format sample ranks last among equals
-    # scaling one component by 100 lets it dominate a weighted sum, but not the normalised mean
+    # scaling one component by 100 lets it dominate a weighted sum, but not the normalized mean
     scaled = [{**g, "length": 100 * g["length"]} for g in group]
     assert combine_group_normalized(scaled, w) == pytest.approx(out)
     assert combine_weighted(scaled[1], w) > 50 * combine_weighted(scaled[0], w)
@@ -99,27 +96,10 @@ def test_group_normalized_is_a_weighted_mean_of_z_scores_and_ignores_scale() -> 
     assert combine_group_normalized([{"pairwise": 0.5, "length": 1.0, "format": 1.0}] * 4, w) == [0.0] * 4
 
 
-def test_combine_batches_by_group_id() -> None:
-    values = [{"length": v} for v in (1.0, 0.2, 0.0, 0.4, 0.6, 0.6)]
-    ids = ["a", "b", "a", "b", "c", "c"]
-    out = combine(values, {"length": 1.0}, "group-normalized", ids)
+def test_two_member_groups_normalise_to_plus_minus_sqrt_half() -> None:
     r = math.sqrt(0.5)  # two members: mean +- d over a sample std of d * sqrt(2)
-    assert out[0] == pytest.approx(r) and out[2] == pytest.approx(-r)
-    assert out[1] == pytest.approx(-r) and out[3] == pytest.approx(r)
-    assert out[4:] == [0.0, 0.0]
-    assert combine(values, {"length": 2.0}, "weighted") == pytest.approx([2.0, 0.4, 0.0, 0.8, 1.2, 1.2])
-    with pytest.raises(ValueError, match="one group id per sample"):
-        combine(values, {"length": 1.0}, "group-normalized", ids[:3])
-    with pytest.raises(RewardConfigError, match="unknown reward mode 'grpo'"):
-        combine(values, {"length": 1.0}, "grpo", ids)
-
-
-def test_step_metrics_log_each_raw_component() -> None:
-    m = step_metrics([{"pairwise": 1.0, "length": 0.5}, {"pairwise": None, "length": 0.25}, {"pairwise": 0.0}])
-    assert m["reward/pairwise/failed"] == 1.0 and m["reward/pairwise/mean"] == 0.5
-    assert (m["reward/pairwise/min"], m["reward/pairwise/max"]) == (0.0, 1.0)
-    assert m["reward/length/mean"] == pytest.approx(0.375) and m["reward/length/failed"] == 0.0
-    assert step_metrics([{"pairwise": None}]) == {"reward/pairwise/failed": 1.0}
+    assert combine_group_normalized([{"length": 1.0}, {"length": 0.0}], {"length": 1.0}) == pytest.approx([r, -r])
+    assert combine_group_normalized([{"length": 0.6}, {"length": 0.6}], {"length": 1.0}) == [0.0, 0.0]
 
 
 def _judge_script(req):
@@ -136,18 +116,13 @@ def test_pairwise_reward_from_real_judgments(fast_settings: JudgeSettings, judge
         return await asyncio.gather(*(judge.compare("Write a fable.", "The reference fable.", f"{k} fable text.")
                                       for k in ("strong", "equal", "weak", "garbled")))
 
-    results = [pairwise_result(j) for j in asyncio.run(run())]
-    assert [r.score for r in results] == [1.0, 0.5, 0.0, None]
-    assert results[3].failed and results[3].details["outcome"] == "failed" and results[3].details["reason"]
-    assert results[0].details["strategy"] == "position-disadvantage"
-    values = [{"pairwise": r.score, "length": 1.0} for r in results]
-    out = combine(values, {"pairwise": 1.0, "length": 1.0}, "group-normalized", [0, 0, 0, 0])
+    judgments = asyncio.run(run())
+    assert [j.outcome for j in judgments] == ["win", "tie", "loss", "failed"]
+    assert judgments[3].reason and judgments[0].strategy == "position-disadvantage"
+    score = {"win": 1.0, "tie": 0.5, "loss": 0.0}  # the reward manager's default values; failed stays None
+    values = [{"pairwise": score.get(j.outcome), "length": 1.0} for j in judgments]
+    out = combine_group_normalized(values, {"pairwise": 1.0, "length": 1.0})
     assert out[3] is None and out[:3] == pytest.approx([0.5, 0.0, -0.5])
-    assert pairwise_result("tie", {"win": 1.0, "tie": 0.0, "loss": 0.0}).score == 0.0
-    with pytest.raises(ValueError, match="unknown judgment outcome 'draw'"):
-        pairwise_result("draw")
-    with pytest.raises(RewardConfigError, match="pairwise values"):
-        pairwise_result("win", {"win": 2.0, "tie": 0.5, "loss": 0.0})
 
 
 def test_config_from_env_and_errors() -> None:

@@ -83,11 +83,11 @@ def gt(i: int, n_refs: int = 3, criteria: Any = None) -> dict[str, Any]:
 
 def close_step(config: Any, step: int) -> dict[str, float]:
     """Close ``step`` on the owner the reward workers used, as the writing_rl trainer does ({} if none yet)."""
-    from writing_rl.curriculum.hooks import CurriculumDriver
     from writing_rl.curriculum.owner import existing_owner
     from writing_rl.reward_manager import options_from_config
+    from writing_rl.trainer import CurriculumDriver
 
     opts, _, _ = options_from_config(config)
     if existing_owner(opts.experiment) is None:
         return {}
-    return CurriculumDriver(opts.curriculum(), None).close_step(step)
+    return CurriculumDriver(opts, None).close_step(step)

@@ -14,6 +14,9 @@ from contextlib import contextmanager
 from typing import Any
 
 import torch
+import verl.utils.distributed as dist
+import verl.utils.model as model_utils
+from transformers import AutoModelForTokenClassification
 from verl.plugin.platform.platform_base import PlatformBase
 from verl.plugin.platform.platform_manager import PlatformRegistry
 
@@ -140,9 +143,6 @@ class PlatformCPU(PlatformBase):
 
 
 def _install_replacements() -> None:
-    import verl.utils.distributed as dist
-    import verl.utils.model as model_utils
-
     original_init = dist.initialize_global_process_group_ray
 
     def initialize_global_process_group_ray(timeout_second: Any = None, backend: Any = None) -> None:
@@ -151,8 +151,6 @@ def _install_replacements() -> None:
 
     def load_valuehead_model(local_path: str, torch_dtype: Any, model_config: Any, trust_remote_code: bool) -> Any:
         # verl hard-codes flash_attention_2 for the critic's value head; the CPU has only sdpa.
-        from transformers import AutoModelForTokenClassification
-
         return AutoModelForTokenClassification.from_pretrained(
             local_path, torch_dtype=torch_dtype, config=model_config, attn_implementation="sdpa",
             trust_remote_code=trust_remote_code,

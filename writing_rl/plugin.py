@@ -23,7 +23,7 @@ from . import reward_manager  # noqa: E402,F401  (registers "parallel")
 
 LOADED = True
 
-try:
+try:  # plugin loading, not a cycle dodge: optional because the v1 trainer needs TransferQueue & co.
     from . import trainer  # noqa: F401  (registers the "writing_rl" v1 trainer)
 
     TRAINER_REGISTERED = True

@@ -1,51 +1,49 @@
-"""Reward settings, parsed once from verl's config (``reward.reward_kwargs``) into ``RewardOptions``.
+"""Reward settings, parsed once from verl's config (``reward.reward_kwargs``) into typed dataclasses.
 
+The structure is ``RewardOptions``: verl's ``omega_conf_to_dataclass`` merges the keys into it, so an
+unknown key or a value of the wrong type is rejected by the dataclass itself. ``judge`` is parsed by
+``JudgeSettings.from_mapping`` and ``components``/``combine``/``layout``/``reward`` by ``RewardConfig``.
 Used by the reward manager in every reward worker and by the trainer in the driver. It imports no
-verl module, so the trainer can use it while verl is still loading its plugins.
+verl module that loads plugins, so the trainer can use it while verl is still loading its plugins.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Optional
 
-from .curriculum.state import CurriculumConfig
+from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf.errors import ConfigKeyError, ValidationError
+from verl.utils.config import omega_conf_to_dataclass
+
+from .curriculum.levels import CurriculumConfig
 from .judge import STRATEGIES, JudgeSettings
 from .redact import with_credentials
 from .rewards.config import RewardConfig
 
-_OPTION_KEYS = {
-    "experiment", "index_file", "strategy", "win_value", "tie_value", "loss_value", "failed_value",
-    "format_bonus", "advance_rule", "reference_mode", "val_reference_mode", "max_failed_share",
-    "failure_check_min", "judge", "components", "combine", "layout", "reward", "group_timeout_s",
-}
-
 
 def plain(obj: Any) -> Any:
-    """OmegaConf containers to plain Python (without importing omegaconf at module import)."""
-    try:
-        from omegaconf import DictConfig, ListConfig, OmegaConf
-
-        if isinstance(obj, DictConfig | ListConfig):
-            return OmegaConf.to_container(obj, resolve=True)
-    except ImportError:  # pragma: no cover
-        pass
+    """OmegaConf containers to plain Python."""
+    if isinstance(obj, DictConfig | ListConfig):
+        return OmegaConf.to_container(obj, resolve=True)
     return obj
 
 
-@dataclass(frozen=True)
+# OmegaConf reads these annotations at run time: they stay typing forms (Optional, Any), not ``X | None``.
+@dataclass
 class RewardOptions:
-    """Everything under ``reward.reward_kwargs``, validated once per worker."""
+    """Everything under ``reward.reward_kwargs`` (see README "Reward settings and metrics")."""
 
-    experiment: str
-    index_file: str
+    experiment: str = ""  # "" -> trainer.experiment_name
+    index_file: str = ""  # "" -> running_file/index_<experiment>.json
     strategy: str = "position-disadvantage"
     win_value: float = 1.0
     tie_value: float = 0.5
     loss_value: float = 0.0
-    failed_value: float | None = None
+    failed_value: Optional[float] = None  # noqa: UP045
     format_bonus: float = 0.0
     advance_rule: str = "any"
     reference_mode: str = "dynamic"
@@ -53,6 +51,11 @@ class RewardOptions:
     max_failed_share: float = 0.2
     failure_check_min: int = 32
     group_timeout_s: float = 900.0
+    judge: dict[str, Any] = field(default_factory=dict)
+    components: Any = None  # a spec string ("pairwise:1.0,length:1.0") or a name -> weight mapping
+    combine: Optional[str] = None  # noqa: UP045
+    layout: Optional[str] = None  # noqa: UP045
+    reward: dict[str, Any] = field(default_factory=dict)
 
     @property
     def neutral(self) -> float:
@@ -60,30 +63,35 @@ class RewardOptions:
 
     def curriculum(self) -> dict[str, Any]:
         cfg = dict(index_file=self.index_file, experiment=self.experiment, rule=self.advance_rule,
-                   mode=self.reference_mode, val_mode=self.val_reference_mode,
-                   max_failed_share=self.max_failed_share, failure_check_min=self.failure_check_min)
+                   mode=self.reference_mode, val_mode=self.val_reference_mode)
         CurriculumConfig(**cfg)  # validate here, in the worker, with a clear error
         return cfg
 
 
+def _parse(kwargs: Any) -> RewardOptions:
+    try:
+        return omega_conf_to_dataclass(plain(kwargs) or {}, RewardOptions)
+    except ConfigKeyError as e:
+        known = sorted(f.name for f in dataclasses.fields(RewardOptions))
+        raise ValueError(f"unknown key(s) [{str(e.key)!r}] under reward.reward_kwargs; known: {known}") from None
+    except ValidationError as e:
+        raise ValueError(f"reward.reward_kwargs.{e.full_key}: {str(e).splitlines()[0]}") from None
+
+
 def options_from_config(config: Any) -> tuple[RewardOptions, JudgeSettings, RewardConfig]:
     """Parse ``reward.reward_kwargs`` of verl's config; unknown keys are an error, not ignored."""
-    kw = dict(plain(config.reward.get("reward_kwargs", None)) or {})
-    unknown = set(kw) - _OPTION_KEYS
-    if unknown:
-        raise ValueError(f"unknown key(s) {sorted(unknown)} under reward.reward_kwargs; known: {sorted(_OPTION_KEYS)}")
-    experiment = str(kw.pop("experiment", None) or config.trainer.get("experiment_name") or "default")
-    index_file = kw.pop("index_file", None) or os.path.join("running_file", f"index_{experiment}.json")
-    judge_cfg = dict(kw.pop("judge", None) or {})
-    reward_cfg = RewardConfig.from_env(
-        {}, components=kw.pop("components", None) or "pairwise:1.0", mode=kw.pop("combine", None) or "weighted",
-        layout=kw.pop("layout", None) or "plain", **(kw.pop("reward", None) or {}),
-    )
-    opts = RewardOptions(experiment=experiment, index_file=os.path.abspath(str(index_file)), **kw)
+    opts = _parse(config.reward.get("reward_kwargs", None))
+    experiment = opts.experiment or str(config.trainer.get("experiment_name") or "default")
+    index_file = opts.index_file or os.path.join("running_file", f"index_{experiment}.json")
+    opts = dataclasses.replace(opts, experiment=experiment, index_file=os.path.abspath(index_file))
     if opts.strategy not in STRATEGIES:
         raise ValueError(f"reward.reward_kwargs.strategy={opts.strategy!r} is not one of {', '.join(STRATEGIES)}")
+    if not 0 <= opts.max_failed_share <= 1:
+        raise ValueError(f"reward.reward_kwargs.max_failed_share must be within [0, 1], got {opts.max_failed_share}")
     opts.curriculum()
-    settings = JudgeSettings.from_mapping(judge_cfg)
+    reward_cfg = RewardConfig.from_env({}, components=opts.components or "pairwise:1.0",
+                                       mode=opts.combine or "weighted", layout=opts.layout or "plain", **opts.reward)
+    settings = JudgeSettings.from_mapping(opts.judge)
     if settings.base_url:  # the config may hold the URL without its password; the environment supplies it
         settings = settings.replace(base_url=with_credentials(settings.base_url))
     workers = max(1, int(config.reward.get("num_workers", 1) or 1))

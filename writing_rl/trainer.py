@@ -17,15 +17,65 @@ Selected with ``trainer.v1.trainer_mode=writing_rl``. On top of ``PPOTrainerSync
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 from omegaconf import OmegaConf
 from verl.trainer.ppo.v1.trainer_base import register_trainer
 from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
 
-from .curriculum.hooks import CurriculumDriver, TrainingStopped, say
+from .actors import call_sync
+from .atomic import atomic_write_json
+from .curriculum.owner import get_owner
+from .curriculum.snapshot import SNAPSHOT_NAME
 from .data.check import load_ladders
-from .run_config import options_from_config
+from .reward_monitor import TrainingStopped, get_monitor, root_message
+from .run_config import RewardOptions, options_from_config
+
+
+def say(message: str) -> None:
+    """A status line in the driver's log. Printed, not logged: libraries loaded during verl's set-up
+    reconfigure logging and silence loggers that existed before them (this one included)."""
+    print(f"[writing_rl] {message}", flush=True)
+
+
+class CurriculumDriver:
+    """The curriculum owner and the reward monitor as the trainer sees them: blocking calls, ``TrainingStopped``."""
+
+    def __init__(self, opts: RewardOptions, trainer_cfg: dict[str, Any] | None,
+                 ladders: dict[str, int] | None = None) -> None:
+        self.owner = get_owner(opts.curriculum(), trainer_cfg, ladders)
+        self.monitor = get_monitor(opts.experiment, opts.max_failed_share, opts.failure_check_min)
+        try:
+            info = call_sync(self.owner, "ready")
+        except Exception as e:  # the owner's constructor failed (index file missing or foreign, snapshot ...)
+            raise TrainingStopped(f"the curriculum could not start: {root_message(e)}") from None
+        for event in info.get("events", []):
+            say(f"curriculum: {event}")
+        say(f"curriculum: {info['samples']} samples from {info['index_file']}, owner on {info['host']} "
+            f"(pid {info['pid']}), starting after step {info['step']}")
+
+    def check(self, step: int | None = None) -> None:
+        """Raise ``TrainingStopped`` if a worker reported a fatal error, or ``step`` failed too often."""
+        try:
+            reason = call_sync(self.monitor, "stop_reason", step)
+        except Exception as e:
+            raise TrainingStopped(f"the reward monitor is gone: {root_message(e)}") from None
+        if reason:
+            raise TrainingStopped(reason)
+
+    def close_step(self, step: int) -> dict[str, float]:
+        """The one place a step closes: level-ups, one index write, the step's metrics (idempotent)."""
+        return call_sync(self.owner, "finalize", step, call_sync(self.monitor, "close", step))
+
+    def snapshot_into(self, step: int, checkpoint_dir: str | os.PathLike[str]) -> Path:
+        """Close ``step`` and write the curriculum of that step into verl's ``global_step_N`` folder."""
+        self.close_step(step)
+        path = Path(checkpoint_dir) / SNAPSHOT_NAME
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(path, call_sync(self.owner, "snapshot"))
+        say(f"curriculum: saved step {step} into {path}")
+        return path
 
 
 @register_trainer("writing_rl")
@@ -47,7 +97,7 @@ class WritingRLTrainer(PPOTrainerSync):
         files = [files] if isinstance(files, str) else list(files)
         trainer_cfg: Any = OmegaConf.to_container(self.config.trainer, resolve=True)
         ladders = {k: v for f in files for k, v in load_ladders(f).items()}
-        self.curriculum = CurriculumDriver(opts.curriculum(), trainer_cfg, ladders)
+        self.curriculum = CurriculumDriver(opts, trainer_cfg, ladders)
         super().init()
         gen_batch_size = self.config.data.get("gen_batch_size", None) or self.config.data.train_batch_size
         say(f"verl sync path: replay buffer {type(self.replay_buffer).__name__}, gen_batch_size {gen_batch_size}")

@@ -24,7 +24,7 @@ class IndexFileError(WritingRLError, ValueError):
 
 
 def sample_key(sample_id: Any) -> str:
-    """Normalise an id (int in the data, str in JSON) to the JSON spelling; reject anything else."""
+    """Normalize an id (int in the data, str in JSON) to the JSON spelling; reject anything else."""
     if isinstance(sample_id, bool):
         raise IndexFileError(f"sample id {sample_id!r} is not an integer")
     if isinstance(sample_id, int):

@@ -1,4 +1,4 @@
-"""Combining reward components: the weight spec, weighted sums and GRPO-group normalisation.
+"""Combining reward components: the weight spec, weighted sums and GRPO-group normalization.
 
 Modes:
 
@@ -7,7 +7,7 @@ Modes:
   into a z-score within its rollout group, ``(r - mean) / std`` (sample std, as verl's GRPO
   uses), then the weighted mean ``sum_k w_k * z_k / sum_k w_k`` is the sample's reward. A
   component that is equal across the group (std <= eps), or a group of one, gives zeros, never
-  NaN. verl's GRPO then normalises this reward once more within the group; set
+  NaN. verl's GRPO then normalizes this reward once more within the group; set
   ``algorithm.norm_adv_by_std_in_grpo=False`` to keep the averaged z-scores as the advantage.
 
 A weight of 0 keeps a component computed and logged but out of the reward. A ``None`` value
@@ -18,7 +18,7 @@ A weight of 0 keeps a component computed and logged but out of the reward. A ``N
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from .base import RewardConfigError
 
@@ -91,36 +91,3 @@ def combine_group_normalized(group_values: Sequence[Values], weights: Mapping[st
     """The weighted mean of per-component z-scores for each member of one group."""
     total_w = sum(weights.values())
     return [None if (c := combine_weighted(z, weights)) is None else c / total_w for z in normalize_group(group_values)]
-
-
-def combine(
-    values: Sequence[Values], weights: Mapping[str, float], mode: str, group_ids: Sequence[Hashable] | None = None
-) -> list[float | None]:
-    """Combined rewards for a batch; ``group-normalized`` needs each sample's group id (verl's uid)."""
-    if mode == "weighted":
-        return [combine_weighted(v, weights) for v in values]
-    if mode != "group-normalized":
-        raise RewardConfigError(f"unknown reward mode {mode!r}; choose one of {', '.join(MODES)}")
-    if group_ids is None or len(group_ids) != len(values):
-        raise ValueError("group-normalized rewards need one group id per sample")
-    members: dict[Hashable, list[int]] = {}
-    for i, gid in enumerate(group_ids):
-        members.setdefault(gid, []).append(i)
-    out: list[float | None] = [None] * len(values)
-    for idx in members.values():
-        for i, r in zip(idx, combine_group_normalized([values[i] for i in idx], weights), strict=True):
-            out[i] = r
-    return out
-
-
-def step_metrics(values: Sequence[Values], prefix: str = "reward") -> dict[str, float]:
-    """Per-step log lines: mean/min/max of each component's raw value and how many failed."""
-    metrics: dict[str, float] = {}
-    for name in sorted({k for v in values for k in v}):
-        got = [v[name] for v in values if v.get(name) is not None]
-        metrics[f"{prefix}/{name}/failed"] = float(sum(1 for v in values if name in v and v[name] is None))
-        if got:
-            metrics[f"{prefix}/{name}/mean"] = sum(got) / len(got)
-            metrics[f"{prefix}/{name}/min"] = min(got)
-            metrics[f"{prefix}/{name}/max"] = max(got)
-    return metrics

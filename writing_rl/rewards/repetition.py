@@ -52,7 +52,7 @@ def repeated_ngram_share(toks: list[str], n: int) -> float:
 
 
 def duplicated_paragraph_share(text: str, min_tokens: int) -> float:
-    """Share of tokens in paragraphs that repeat an earlier paragraph (normalised)."""
+    """Share of tokens in paragraphs that repeat an earlier paragraph (normalized)."""
     paras = [tokens(p) for p in text.splitlines()]
     total = sum(len(p) for p in paras)
     seen: set[tuple[str, ...]] = set()
