@@ -30,6 +30,7 @@ from ..atomic import current_umask
 from ..errors import WritingRLError
 from ..judge.criteria import format_criteria
 from ..judge.errors import JudgeInputError
+from ..textstats import CJK_SCRIPTS
 
 SPLITS = ("train", "test")
 COLUMNS = ("data_source", "prompt", "ability", "reward_model", "extra_info")
@@ -55,7 +56,7 @@ SCHEMA = pa.schema([
     ("extra_info", pa.struct([("index", pa.int64()), ("split", pa.string())])),
 ])
 
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+_CJK = re.compile(f"[{CJK_SCRIPTS}]")
 
 
 class DataError(WritingRLError):

@@ -1,6 +1,6 @@
 """Length reward: how well an answer's word count fits the length its instruction asks for.
 
-Words are counted by :func:`writing_rl.eval.lengths.count_words` (Chinese characters plus English
+Words are counted by :func:`writing_rl.textstats.count_words` (Chinese characters plus English
 words, the LongBench-Write definition).
 
 Where the target comes from, first rule that applies:

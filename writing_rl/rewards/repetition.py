@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import re
 
+from ..textstats import CJK_IDEOGRAPHS
 from .base import ComponentResult, RewardConfigError
 
-_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_CJK = CJK_IDEOGRAPHS
 _TOKEN = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+")
 _IS_CJK = re.compile(rf"[{_CJK}]")
 
