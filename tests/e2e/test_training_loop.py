@@ -161,14 +161,19 @@ def _fails(run: Run, *needles: str) -> None:
     assert not run.metrics(), "a step was logged: the run trained on a partial batch"
 
 
+def _two_step_grpo(tmp_path: Path, srv: FakeJudgeServer, experiment: str) -> Run:
+    """A 2-step GRPO launch, saving every step, against the scripted judge (whose faults the test has set)."""
+    data = tmp_path / "data"
+    write_data(data, val_copy=False)
+    return launch(tmp_path, base_env(tmp_path, data, experiment, srv.base_url, ALGO="grpo", ROLLOUT_N=2,
+                                     TOTAL_TRAINING_STEPS=2, SAVE_FREQ=1), ["--skip-preflight"], timeout_s=600)
+
+
 def test_rejected_key_stops_within_the_first_step(tmp_path: Path,
                                                   ladder_judge: tuple[LadderJudge, FakeJudgeServer]) -> None:
     judge, srv = ladder_judge
     judge.status = 401
-    data = tmp_path / "data"
-    write_data(data, val_copy=False)
-    run = launch(tmp_path, base_env(tmp_path, data, "e2e_401", srv.base_url, ALGO="grpo", ROLLOUT_N=2,
-                                    TOTAL_TRAINING_STEPS=2, SAVE_FREQ=1), ["--skip-preflight"], timeout_s=600)
+    run = _two_step_grpo(tmp_path, srv, "e2e_401")
     _fails(run, "training stopped:", "OPENAI_API_KEY")
     assert not (tmp_path / "checkpoints" / "e2e_401" / "global_step_1").exists()
 
@@ -177,10 +182,7 @@ def test_failure_storm_stops_with_the_most_common_reason(tmp_path: Path,
                                                          ladder_judge: tuple[LadderJudge, FakeJudgeServer]) -> None:
     judge, srv = ladder_judge
     judge.fail_every = 2
-    data = tmp_path / "data"
-    write_data(data, val_copy=False)
-    run = launch(tmp_path, base_env(tmp_path, data, "e2e_storm", srv.base_url, ALGO="grpo", ROLLOUT_N=2,
-                                    TOTAL_TRAINING_STEPS=2, SAVE_FREQ=1), ["--skip-preflight"], timeout_s=600)
+    run = _two_step_grpo(tmp_path, srv, "e2e_storm")
     _fails(run, "training stopped:", "judgments failed in step 1 (limit 20%); most common reason:")
 
 
