@@ -38,6 +38,15 @@ def win_rate(levels: dict[int, int]) -> float:
     return sum(lv < TARGETS[t] for t, lv in levels.items()) / len(levels)
 
 
+def assert_win_rate(m: dict[str, float], expected: float) -> None:
+    """The step's logged win rate is the judge's. The tiny model's sampled answer is now and then empty, which
+    scores a loss without asking the judge: that can only lower the win rate, by at most the empty share."""
+    empty = m["writing_rl/empty_rate"]
+    assert expected - empty - 1e-9 <= m["writing_rl/win_rate"] <= expected + 1e-9, m
+    if empty == 0:
+        assert m["writing_rl/win_rate"] == pytest.approx(expected), m
+
+
 @pytest.fixture(scope="module")
 def grpo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Three launches of one experiment: killed after step 3, resumed from step 2, restarted without checkpoint."""
@@ -86,7 +95,7 @@ def test_step_metrics_reach_the_console(grpo: dict[str, Any]) -> None:
     for step in (1, 2, 3):
         m = metrics[step]
         after = advance(levels)
-        assert m["writing_rl/win_rate"] == pytest.approx(win_rate(levels)), step
+        assert_win_rate(m, win_rate(levels))
         assert m["writing_rl/failed_rate"] == 0.0
         assert m["writing_rl/judgments"] == 2 * len(TARGETS)  # rollout.n = 2
         assert m["writing_rl/advanced"] == sum(after[t] != levels[t] for t in TARGETS)
@@ -115,7 +124,7 @@ def test_resume_restores_the_step_2_checkpoint(grpo: dict[str, Any]) -> None:
     assert by_topic(snap["levels"], grpo["ids"]) == at2
     # the killed run had moved topic 3 to level 3 in the index file; the resume starts again from 2
     assert by_topic(resumed.index_by_step[3], grpo["ids"]) == advance(at2)
-    assert resumed.metrics()[3]["writing_rl/win_rate"] == pytest.approx(win_rate(at2))
+    assert_win_rate(resumed.metrics()[3], win_rate(at2))
     assert (grpo["ckpt"] / "global_step_3" / "writing_rl_curriculum.json").is_file()
     side = grpo["side_after_resume"]
     assert side["step"] == 3 and [h["step"] for h in side["history"]] == [1, 2, 3]
@@ -128,7 +137,7 @@ def test_restart_without_checkpoint_keeps_levels_and_restarts_steps(grpo: dict[s
     at3 = advance(advance(advance({t: 0 for t in TARGETS})))
     assert by_topic(restarted.index_by_step[1], grpo["ids"]) == advance(at3)
     m = restarted.metrics()[1]
-    assert m["writing_rl/win_rate"] == pytest.approx(win_rate(at3))  # this run's judgments, not step 1's of old
+    assert_win_rate(m, win_rate(at3))  # this run's judgments, not step 1's of old
     assert m["writing_rl/advanced"] == 1
     side = json.loads(grpo["index"].with_name("index_e2e_grpo.state.json").read_text())
     assert side["step"] == 1 and [h["step"] for h in side["history"]] == [1]
@@ -150,7 +159,7 @@ def test_ppo_trains_the_actor_and_the_critic(tmp_path: Path, ladder_judge: tuple
         assert metrics[step]["actor/grad_norm"] > 0, metrics[step]
         assert metrics[step]["critic/vf_loss"] != 0, metrics[step]
         assert metrics[step]["writing_rl/judgments"] == 4
-    assert metrics[1]["writing_rl/win_rate"] == pytest.approx(0.5)
+    assert_win_rate(metrics[1], 0.5)
 
 
 def _fails(run: Run, *needles: str) -> None:
