@@ -31,6 +31,17 @@ say() { echo "[writing-rl] $*" >&2; }
 die() { echo "[writing-rl] error: $*" >&2; exit "${2:-2}"; }
 JUDGE_PID=""
 cleanup() { if [ -n "$JUDGE_PID" ]; then kill -TERM "$JUDGE_PID" 2>/dev/null || true; wait "$JUDGE_PID" 2>/dev/null || true; fi; }
+# wait_for_judge_line FILE TRIES INTERVAL WHAT: until a judge server started as $JUDGE_PID writes its
+# JUDGE_BASE_URL= line into FILE; dies if the server exits first, returns 1 when TRIES run out.
+wait_for_judge_line() {
+  local _
+  for _ in $(seq 1 "$2"); do
+    grep -q "JUDGE_BASE_URL=" "$1" 2>/dev/null && return 0
+    kill -0 "$JUDGE_PID" 2>/dev/null || die "$4 failed to start"
+    sleep "$3"
+  done
+  grep -q "JUDGE_BASE_URL=" "$1" 2>/dev/null
+}
 trap cleanup EXIT INT TERM
 
 # ---------------------------------------------------------------- keys from .env (never echoed)
@@ -326,12 +337,8 @@ if [ "$LOCAL_JUDGE" = 1 ]; then
     --port-base "$LOCAL_JUDGE_PORT" --log-dir "$RUN_DIR/logs" \
     -- --gpu-memory-utilization "$LOCAL_JUDGE_GPU_UTIL" > "$JUDGE_LINE_FILE" &
   JUDGE_PID=$!
-  for _ in $(seq 1 900); do
-    grep -q "JUDGE_BASE_URL=" "$JUDGE_LINE_FILE" 2>/dev/null && break
-    kill -0 "$JUDGE_PID" 2>/dev/null || die "the local judge failed to start; see logs/judge_*.log"
-    sleep 1
-  done
-  grep -q "JUDGE_BASE_URL=" "$JUDGE_LINE_FILE" || die "the local judge was not ready after 15 minutes; see logs/judge_*.log"
+  wait_for_judge_line "$JUDGE_LINE_FILE" 900 1 "the local judge (see logs/judge_*.log)" \
+    || die "the local judge was not ready after 15 minutes; see logs/judge_*.log"
   say "judge: ready at $JUDGE_BASE_URL"
 fi
 

@@ -283,7 +283,7 @@ def test_fatal_reward_errors_and_failure_storms_become_stop_reasons(tmp_path):
 
 
 def test_reward_wall_time_is_the_union_of_reward_intervals():
-    from writing_rl.reward_monitor import covered_seconds
+    from writing_rl.step_metrics import covered_seconds
 
     assert covered_seconds([]) == 0.0
     assert covered_seconds([(0, 1), (0.5, 2), (3, 4), (3.5, 3.7)]) == pytest.approx(3.0)

@@ -27,7 +27,7 @@ def good_rows() -> list[dict]:
         {"prompt": "Describe a lamp.", "target": "A brass lamp with a green shade."},
         {"prompt": "Write a toast for a wedding.", "references": ["Cheers.", "To the couple, who met at a bus stop."],
          "criteria": CHECKLIST},
-        {"prompt": "Summarise the memo.", "references": ["It is a memo.", "Budgets rise 3%; hiring pauses."],
+        {"prompt": "Summarize the memo.", "references": ["It is a memo.", "Budgets rise 3%; hiring pauses."],
          "criteria": "Under 50 words."},
     ]
 

@@ -235,3 +235,26 @@ def test_structured_criteria_the_judge_cannot_render_are_an_error(tmp_path):
     with pytest.raises(GroundTruthError, match=r"sample 0: reward_model\.ground_truth\.criteria: criteria item 1"):
         GroundTruth.parse(table[0]["reward_model"]["ground_truth"])
     assert GroundTruth.parse(table[1]["reward_model"]["ground_truth"]).target == ["c"]
+
+
+def test_a_ground_truth_the_check_passes_is_one_training_can_read(monkeypatch) -> None:
+    """Every problem is the check's own, then it defers to ``GroundTruth.parse``: no pass that training rejects."""
+    from writing_rl.data import check as check_mod
+
+    good = {"prompt": "Write.", "target": ["a", "b"], "id": 3, "criteria": None, "reference_scores": None}
+    variants = [good, {**good, "target": []}, {**good, "target": ["a", 7]}, {**good, "prompt": "  "},
+                {**good, "id": "3"}, {**good, "criteria": 5}, {**good, "criteria": "[{\"name\": 1}]"},
+                {**good, "target": "one text"}, {**good, "reference_scores": [2, 1]}, json.dumps(good), 17]
+    for gt in variants:
+        errors: list[tuple[str, str]] = []
+        check_mod._check_ground_truth(gt, lambda f, m, e=errors: e.append((f, m)), lambda f, m: None, None)
+        if not errors:
+            GroundTruth.parse(gt)  # must not raise
+
+    def stricter(value, index=None):  # a rule only the type knows: the check must report it, with its field
+        raise GroundTruthError(f"sample 3: {GT}.prompt must be in English", f"{GT}.prompt")
+
+    monkeypatch.setattr(check_mod.GroundTruth, "parse", staticmethod(stricter))
+    errors = []
+    check_mod._check_ground_truth(good, lambda f, m: errors.append((f, m)), lambda f, m: None, None)
+    assert errors == [(f"{GT}.prompt", f"sample 3: {GT}.prompt must be in English")]

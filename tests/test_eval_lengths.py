@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from writing_rl.eval.lengths import count_words, length_bucket, length_score
+from writing_rl.eval.lengths import length_bucket, length_score
+from writing_rl.textstats import count_words
 
 
 @pytest.mark.parametrize(

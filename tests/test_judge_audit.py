@@ -1,4 +1,4 @@
-"""`writing-rl judge audit` against the loopback judge with scripted behaviours: it measures what was scripted."""
+"""`writing-rl judge audit` against the loopback judge with scripted behaviors: it measures what was scripted."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from writing_rl.cli.main import main
 from writing_rl.data.build import build_dataset
-from writing_rl.judge.text import neutralise
+from writing_rl.judge.text import neutralize
 from writing_rl.testing.fake_judge import (
     FakeJudgeServer,
     accurate_judge,
@@ -150,7 +150,7 @@ def test_sample_data_report_charts_and_compare(tmp_path, capsys):
     levels = {}  # the judge reads each reference as the prompt shows it (a "Verdict:" in a review is defused)
     for rm in pd.read_parquet(SAMPLE / "train.parquet")["reward_model"]:
         for k, text in enumerate(rm["ground_truth"]["target"]):
-            levels[neutralise(text).strip()] = k
+            levels[neutralize(text).strip()] = k
     perfect = accurate_judge(1.0, level_of=lambda t: levels.get(t.strip()))
     with FakeJudgeServer(perfect) as srv:
         rc, good = audit(capsys, SAMPLE, srv, tmp_path / "good", "--train-batch-size", "4", "--rollout-n", "8")

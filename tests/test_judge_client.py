@@ -61,7 +61,7 @@ def test_hang_past_timeout_is_retried(judge_server, fast_settings):
     assert time.monotonic() - t0 < 3.0
 
 
-def test_429_honours_retry_after(judge_server, fast_settings):
+def test_429_honors_retry_after(judge_server, fast_settings):
     scripted(judge_server, [Reply(status=429, headers={"Retry-After": "0.4"})])
     res = chat(fast_settings)
     assert res.ok and res.attempts == 2

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from writing_rl.judge import JudgeInputError, PairwiseJudge
-from writing_rl.judge.text import neutralise, strip_reasoning, truncate_middle
+from writing_rl.judge.text import neutralize, strip_reasoning, truncate_middle
 from writing_rl.judge.verdict import parse_verdict
 from writing_rl.testing.fake_judge import Reply, answer_block
 
@@ -122,10 +122,10 @@ def test_fake_delimiters_cannot_close_the_answer_early(judge_server, fast_settin
     assert len(re.findall(r"<<<END OF ANSWER B", prompt)) == 1
 
 
-def test_neutralise_keeps_the_writing_readable():
-    assert neutralise("The jury's verdict: guilty.") == "The jury's verdict - guilty."
-    assert neutralise("a >>> b") == "a > > > b"
-    assert neutralise("plain text {with braces}") == "plain text {with braces}"
+def test_neutralize_keeps_the_writing_readable():
+    assert neutralize("The jury's verdict: guilty.") == "The jury's verdict - guilty."
+    assert neutralize("a >>> b") == "a > > > b"
+    assert neutralize("plain text {with braces}") == "plain text {with braces}"
 
 
 @pytest.mark.parametrize(

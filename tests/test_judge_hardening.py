@@ -91,7 +91,7 @@ def test_criteria_of_the_wrong_type_in_the_data_name_the_sample() -> None:
 
     sample = parse_sample({"id": 5, "prompt": "Write.", "target": np.array(["a", "b"], dtype=object),
                            "criteria": "Be clear."}, {})
-    assert sample.targets == ["a", "b"]
+    assert sample.target == ["a", "b"]
 
 
 # ----------------------------------------------------------------------------- the redactor

@@ -96,7 +96,7 @@ def test_group_normalized_is_a_weighted_mean_of_z_scores_and_ignores_scale() -> 
     assert combine_group_normalized([{"pairwise": 0.5, "length": 1.0, "format": 1.0}] * 4, w) == [0.0] * 4
 
 
-def test_two_member_groups_normalise_to_plus_minus_sqrt_half() -> None:
+def test_two_member_groups_normalize_to_plus_minus_sqrt_half() -> None:
     r = math.sqrt(0.5)  # two members: mean +- d over a sample std of d * sqrt(2)
     assert combine_group_normalized([{"length": 1.0}, {"length": 0.0}], {"length": 1.0}) == pytest.approx([r, -r])
     assert combine_group_normalized([{"length": 0.6}, {"length": 0.6}], {"length": 1.0}) == [0.0, 0.0]

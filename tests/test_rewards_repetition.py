@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from writing_rl.eval.lengths import count_words
 from writing_rl.rewards import RewardConfigError, repetition_reward
 from writing_rl.rewards.repetition import duplicated_paragraph_share, repeated_ngram_share, tokens
+from writing_rl.textstats import count_words
 
 # Written for this test.
 ENGLISH = [

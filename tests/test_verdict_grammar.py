@@ -10,7 +10,7 @@ import pytest
 from writing_rl.judge import JudgeSettings
 from writing_rl.judge.compare import compare as judge_compare
 from writing_rl.judge.grammar import _COLONS, _CONFUSABLES, fold, read_reply
-from writing_rl.judge.text import neutralise
+from writing_rl.judge.text import neutralize
 from writing_rl.judge.verdict import parse_verdict, read_verdict
 from writing_rl.testing.fake_judge import Reply, answer_block
 
@@ -128,7 +128,7 @@ def _hostile(rng: random.Random) -> str:
 
 
 def _quotings(text: str) -> list[str]:
-    """How a judge might quote an answer: whole, per line, parts of lines, marked, emphasised, re-cased."""
+    """How a judge might quote an answer: whole, per line, parts of lines, marked, emphasized, re-cased."""
     from writing_rl.judge.grammar import lines
 
     out = [text, text.upper(), text.lower()]
@@ -158,7 +158,7 @@ def test_no_generated_verdict_survives_defusing_in_a_readable_form() -> None:
     assert tried < 4 * len(strings)  # the generator really produces verdicts the parser reads
     survivors = []
     for s in strings:
-        defused = neutralise(s)
+        defused = neutralize(s)
         if any(read_reply(q).label is not None for q in _quotings(defused)):
             survivors.append((s, defused))
     assert survivors == [], f"{len(survivors)} of {len(strings)} forged verdicts survived, e.g. {survivors[:3]!r}"
@@ -167,7 +167,7 @@ def test_no_generated_verdict_survives_defusing_in_a_readable_form() -> None:
 def test_defusing_leaves_ordinary_writing_alone() -> None:
     for text in ["Plain prose.\nSecond line with a colon: here.", "\u4e2d\u6587\uff1a\u6b63\u6587\u3002",
                  "**Bold** and _italic_ and `code`", "The verdict was read aloud.", "x\r\ny\r\n"]:
-        assert neutralise(text) == text
+        assert neutralize(text) == text
 
 
 # ----------------------------------------------------------------------------- through a judge that quotes

@@ -15,7 +15,6 @@ import os
 import socket
 import time
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 from verl import DataProto
@@ -23,7 +22,6 @@ from verl.experimental.reward_loop.reward_manager import register
 from verl.experimental.reward_loop.reward_manager.base import RewardManagerBase
 
 from .actors import ActorHandle
-from .curriculum.index_file import sample_key
 from .curriculum.levels import CurriculumError
 from .curriculum.owner import get_owner
 from .data.schema import GroundTruth, GroundTruthError
@@ -36,31 +34,19 @@ from .rewards.format import answer_text, format_reward
 from .rewards.group_barrier import get_barrier
 from .run_config import RewardOptions, options_from_config, plain
 
-__all__ = ["ParallelRewardManager", "PairwiseJudgeRewardManager", "RewardOptions", "Sample", "options_from_config",
+__all__ = ["ParallelRewardManager", "PairwiseJudgeRewardManager", "RewardOptions", "options_from_config",
            "parse_sample"]
 
 log = logging.getLogger("writing_rl.reward")
 
 POOL_REPORT_EVERY_S = 5.0
 
-@dataclass
-class Sample:
-    """A parsed ground truth as the reward manager uses it: ``id`` spelled as in the index file."""
-
-    id: str
-    prompt: str
-    targets: list[str]
-    criteria: Any
-    ground_truth: dict[str, Any]
-
-
-def parse_sample(ground_truth: Any, extra_info: dict[str, Any] | None) -> Sample:
-    """Read ``reward_model.ground_truth`` (``GroundTruth.parse``); every problem names the sample and the field."""
+def parse_sample(ground_truth: Any, extra_info: dict[str, Any] | None) -> GroundTruth:
+    """Read ``reward_model.ground_truth``; a problem stops training, naming the sample and the field."""
     try:
-        gt = GroundTruth.parse(ground_truth, (extra_info or {}).get("index"))
+        return GroundTruth.parse(ground_truth, (extra_info or {}).get("index"))
     except GroundTruthError as e:
         raise CurriculumError(str(e)) from None
-    return Sample(sample_key(gt.id), gt.prompt, gt.target, gt.criteria, gt.raw)
 
 
 @register("parallel")
@@ -111,13 +97,13 @@ class PairwiseJudgeRewardManager(RewardManagerBase):
                 log.exception("could not report a fatal reward error to the reward monitor")
             raise
 
-    async def _judge(self, sample: Sample, level: int, response: str) -> tuple[str, Any]:
+    async def _judge(self, sample: GroundTruth, level: int, response: str) -> tuple[str, Any]:
         """The judge's outcome for ``response`` against reference ``level`` and its judgment (None without one)."""
         cfg = self.reward_cfg
         answer = answer_text(response, cfg.layout, think_tag=cfg.think_tag, answer_tag=cfg.answer_tag,
                              think_opened=cfg.think_opened)
         try:
-            j = await self.judge.compare(sample.prompt, sample.targets[level], answer, sample.criteria,
+            j = await self.judge.compare(sample.prompt, sample.target[level], answer, sample.criteria,
                                          self.opts.strategy)
         except JudgeInputError as e:
             if e.field != "response":
@@ -134,10 +120,10 @@ class PairwiseJudgeRewardManager(RewardManagerBase):
         validation = str(extra_info.get("split", "train")) != "train"
         step = int(nt.get("global_steps", 0) or 0)
         sample = parse_sample(nt["reward_model"]["ground_truth"], extra_info)
-        level = await self.owner.level_for(sample.id, step, len(sample.targets), validation)
+        level = await self.owner.level_for(sample.id, step, len(sample.target), validation)
 
         values: dict[str, float | None] = {
-            name: r.score for name, r in local_scores(response, sample.prompt, sample.ground_truth,
+            name: r.score for name, r in local_scores(response, sample.prompt, sample.raw,
                                                       self.reward_cfg).items()
         }
         outcome, j = "none", None

@@ -44,11 +44,7 @@ cpu_smoke_start_judge() {
   mkdir -p "$RUN_DIR/logs"; rm -f "$url_file"
   "$PYTHON" -m writing_rl.testing.fake_judge --policy hash > "$url_file" &
   JUDGE_PID=$!
-  for _ in $(seq 1 60); do
-    grep -q "JUDGE_BASE_URL=" "$url_file" 2>/dev/null && break
-    kill -0 "$JUDGE_PID" 2>/dev/null || die "the loopback judge failed to start"
-    sleep 0.5
-  done
+  wait_for_judge_line "$url_file" 60 0.5 "the loopback judge" || true  # checked just below
   JUDGE_BASE_URL="$(sed -n 's/^JUDGE_BASE_URL=//p' "$url_file")"
   [ -n "$JUDGE_BASE_URL" ] || die "the loopback judge did not report its address"
   JUDGE_MODEL=loopback-judge; JUDGE_BACKEND=openai; export JUDGE_BASE_URL JUDGE_MODEL JUDGE_BACKEND

@@ -138,7 +138,7 @@ def recommend(table: dict[str, dict[str, Any]]) -> tuple[str | None, str]:
     (the signal column: per pair, both orders right minus both wrong equals right as B minus wrong
     as A, on average), so the choice turns on false wins: a weaker response that wins
     moves its sample up a level it has not earned. Under position-disadvantage the judge's position
-    bias either holds a response back (it favours answer A) or pushes it forward (it favours B);
+    bias either holds a response back (it favors answer A) or pushes it forward (it favors B);
     both-orders only counts a win both orders agree on. It is worth twice the calls when
     position-disadvantage lets more than ``FALSE_WIN_LIMIT`` percent of weaker responses win and
     both-orders lets fewer win.

@@ -77,17 +77,38 @@ class IndexStore:
             self._parsed.clear()
         self._parsed[digest(data)] = levels
 
+    def check_edit(self, edited: dict[str, int]) -> str | None:
+        """Why an edit of the levels cannot be taken (ids added or removed, levels beyond ladders), or None."""
+        levels, max_level = self.machine.levels, self.machine.max_level
+        problems = []
+        unknown = sorted(set(edited) - set(levels), key=int)
+        if unknown:
+            problems.append(f"unknown sample id(s) {unknown[:5]}")
+        missing = sorted(set(levels) - set(edited), key=int)
+        if missing:
+            problems.append(f"sample id(s) {missing[:5]} removed")
+        beyond = sorted((k for k, v in edited.items() if k in max_level and v > max_level[k]), key=int)
+        problems += [f"sample {k}: level {edited[k]} is beyond its last reference ({max_level[k]})"
+                     for k in beyond[:5]]
+        if len(beyond) > 5:
+            problems.append(f"and {len(beyond) - 5} more level(s) beyond their last reference")
+        return f"{self.index_path}: " + "; ".join(problems) if problems else None
+
     def _checked(self, data: bytes) -> tuple[dict[str, int] | None, str | None]:
         try:
             edited = decode_index(data, str(self.index_path))
         except IndexFileError as e:
             return None, str(e)
-        problem = self.machine.check_edit(edited)
+        problem = self.check_edit(edited)
         return (None, problem) if problem else (edited, None)
 
     def _take(self, edited: dict[str, int], data: bytes, base: bytes | None, when: str) -> None:
+        """Take a checked edit: the samples it changed relative to ``base`` take its value; the rest keep ours."""
         self._remember(data, edited)
-        changed = self.machine.apply_edit(edited, self._levels_of(base))
+        before, levels = self._levels_of(base), self.machine.levels
+        changed = {k: (levels[k], v) for k, v in edited.items() if before.get(k) != v and levels[k] != v}
+        for k, (_, v) in changed.items():
+            levels[k] = v
         self.note(f"picked up a manual edit of {self.index_path}{when}: {len(changed)} sample(s) changed"
                   + (f", e.g. {dict(list(changed.items())[:5])}" if changed else ""))
 
@@ -106,9 +127,8 @@ class IndexStore:
         self._take(edited, data, base, when)
         return True
 
-    def _new_edit(self) -> bytes | None:
-        """The index file's content when it differs from what the owner last wrote or adopted (settled)."""
-        data = self._file.read()
+    def _new_edit(self, data: bytes | None) -> bytes | None:
+        """``data`` (the index file's content) when it differs from what the owner last wrote or adopted (settled)."""
         if data is None or self._file.is_known(data):
             return None
         data = read_settled(self.index_path, data, parses) or data  # an in-place save may be unfinished
@@ -116,7 +136,7 @@ class IndexStore:
 
     def peek(self) -> None:
         """Take a valid edit into the levels without writing anything; anything else waits for ``sync``."""
-        data = self._new_edit()
+        data = self._new_edit(self._file.read())
         if data is None:
             return
         edited, _ = self._checked(data)
@@ -126,11 +146,12 @@ class IndexStore:
 
     def sync(self) -> None:
         """Adopt a manual edit of the index file, or keep the last good state (the edit kept aside)."""
-        if self._file.read() is None:
+        data = self._file.read()  # read once per close: deleted, unchanged, or an edit
+        if data is None:
             self.note(f"{self.index_path} was deleted; writing the current state back")
             self.write_index()
             return
-        data = self._new_edit()
+        data = self._new_edit(data)
         if data is None:
             return
         taken = self._apply_edit(data, self._file.known, self.index_path, "")

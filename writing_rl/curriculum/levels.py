@@ -7,7 +7,6 @@
 * Failed judgments never count as wins; validation samples never move anything.
 * Reference modes: ``dynamic`` (the levels), ``fixed:K``, ``best`` (the last reference) and
   ``self`` (level 0). Only ``dynamic`` advances.
-* An edit of the levels is checked against the known ids and each sample's ladder (its last level).
 """
 
 from __future__ import annotations
@@ -106,29 +105,6 @@ class LevelMachine:
         if ladders != {k: self.max_level.get(k) for k in ladders}:
             self.max_level.update(ladders)
             self.ladders_changed = True
-
-    def check_edit(self, edited: dict[str, int]) -> str | None:
-        """Why an edit of the levels cannot be taken (ids added or removed, levels beyond ladders), or None."""
-        problems = []
-        unknown = sorted(set(edited) - set(self.levels), key=int)
-        if unknown:
-            problems.append(f"unknown sample id(s) {unknown[:5]}")
-        missing = sorted(set(self.levels) - set(edited), key=int)
-        if missing:
-            problems.append(f"sample id(s) {missing[:5]} removed")
-        beyond = sorted((k for k, v in edited.items() if k in self.max_level and v > self.max_level[k]), key=int)
-        problems += [f"sample {k}: level {edited[k]} is beyond its last reference ({self.max_level[k]})"
-                     for k in beyond[:5]]
-        if len(beyond) > 5:
-            problems.append(f"and {len(beyond) - 5} more level(s) beyond their last reference")
-        return f"{self.source}: " + "; ".join(problems) if problems else None
-
-    def apply_edit(self, edited: dict[str, int], before: dict[str, int]) -> dict[str, tuple[int, int]]:
-        """Take a checked edit: the samples it changed relative to ``before`` take its value; the rest keep ours."""
-        changed = {k: (self.levels[k], v) for k, v in edited.items() if before.get(k) != v and self.levels[k] != v}
-        for k, (_, v) in changed.items():
-            self.levels[k] = v
-        return changed
 
     def level_for(self, sample_id: Any, step: int, n_refs: int, validation: bool = False) -> int:
         """The reference level to judge this rollout against (pinned per sample and step)."""

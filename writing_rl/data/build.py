@@ -54,7 +54,7 @@ def _criteria(value: Any, problems: list[str]) -> str | None:
     return json.dumps(value, ensure_ascii=False) if isinstance(value, (list, dict)) else None
 
 
-def normalise_row(raw: Any) -> tuple[dict | None, list[str]]:
+def normalize_row(raw: Any) -> tuple[dict | None, list[str]]:
     """Check one input row; return ``(row, [])`` with canonical fields, or ``(None, problems)``."""
     if not isinstance(raw, dict):
         return None, [f"expected a JSON object, got {type(raw).__name__}"]
@@ -110,12 +110,12 @@ def normalise_row(raw: Any) -> tuple[dict | None, list[str]]:
 
 
 def _validate(rows: list[Any], labels: list[str]) -> list[dict]:
-    """Normalise every row; raise one DataError listing every problem in every row."""
+    """Normalize every row; raise one DataError listing every problem in every row."""
     out: list[dict] = []
     problems: list[str] = []
     seen: dict[Any, str] = {}
     for raw, label in zip(rows, labels, strict=True):
-        row, errs = normalise_row(raw)
+        row, errs = normalize_row(raw)
         rid = raw.get("id") if isinstance(raw, dict) else None
         where = f"{label} (id {rid!r})" if rid is not None else label
         if row is not None and rid is not None:

@@ -12,7 +12,20 @@ from tqdm import tqdm
 from ..judge.criteria import format_criteria
 from ..judge.errors import JudgeInputError
 from .read import load_ground_truths, load_ladders, read_ground_truths
-from .schema import COLUMNS, GT, SPLITS, DataError, as_dict, as_list, is_int, is_number, iter_rows, split_path
+from .schema import (
+    COLUMNS,
+    GT,
+    SPLITS,
+    DataError,
+    GroundTruth,
+    GroundTruthError,
+    as_dict,
+    as_list,
+    is_int,
+    is_number,
+    iter_rows,
+    split_path,
+)
 
 __all__ = ["Problem", "check_dataset", "load_ground_truths", "load_ladders", "read_ground_truths"]
 
@@ -62,9 +75,19 @@ def _messages(prompt: Any, err) -> list[dict] | None:
     return prompt
 
 
-def _check_ground_truth(gt: Any, err, warn, judge_max_chars: int | None) -> Any:
-    """Check one ground truth; return its id when it is an integer."""
-    gt = as_dict(gt)
+def _check_ground_truth(value: Any, err, warn, judge_max_chars: int | None) -> Any:
+    """Check one ground truth, every field at once; return its id when it is an integer.
+
+    The field checks report every problem; a ground truth that passes them must also pass
+    ``GroundTruth.parse``, the reader training uses, so check and training never disagree.
+    """
+    errors: list[str] = []
+
+    def err(field: str, msg: str, _err=err) -> None:
+        errors.append(field)
+        _err(field, msg)
+
+    gt = as_dict(value)
     if not isinstance(gt, dict):
         err(GT, f"must be an object (or JSON text of one), got {type(gt).__name__}")
         return None
@@ -113,6 +136,11 @@ def _check_ground_truth(gt: Any, err, warn, judge_max_chars: int | None) -> Any:
     if "id" in gt and not is_int(rid):
         err(f"{GT}.id", f"must be an integer, got {rid!r}")
         return None
+    if not errors:
+        try:
+            GroundTruth.parse(value)
+        except GroundTruthError as e:
+            err(e.field, str(e))
     return rid
 
 

@@ -15,8 +15,9 @@ from typing import Any
 
 from ..judge.templates import Template, load_named
 from ..judge.text import strip_reasoning
+from ..textstats import count_words
 from .data import EvalInputError, Item, ResponseRecord, answered
-from .lengths import BUCKETS, count_words, length_bucket, length_score
+from .lengths import BUCKETS, length_bucket, length_score
 from .report import mean
 from .scoring import ScoreJob, Scorer
 

@@ -27,7 +27,7 @@ from ..calls.scores import Messages, ask_scores, format_line
 from ..judge.client import JudgeClient
 from ..judge.settings import JudgeSettings
 from ..judge.templates import Template, load_named
-from ..judge.text import Truncated, neutralise, new_nonce, strip_reasoning, truncate_middle
+from ..judge.text import Truncated, neutralize, new_nonce, strip_reasoning, truncate_middle
 from ..redact import public_url
 
 
@@ -45,7 +45,7 @@ def report_stats(stats: RunStats) -> dict[str, Any]:
 @lru_cache(maxsize=64)
 def _judged_text(response: str, budget: int) -> Truncated:
     """Cleaned once per response, though a checklist judges it once per criterion."""
-    return truncate_middle(neutralise(strip_reasoning(response)), budget)
+    return truncate_middle(neutralize(strip_reasoning(response)), budget)
 
 
 @dataclass
@@ -91,7 +91,7 @@ class Scorer:
         return sha(s.model, s.temperature, s.max_tokens, self.template.text, self.keys, self.lo, self.hi, *parts)
 
     def wrap(self, response: str) -> str:
-        """The response as the judge sees it: reasoning removed, neutralised, truncated, delimited."""
+        """The response as the judge sees it: reasoning removed, neutralized, truncated, delimited."""
         nonce = new_nonce()
         return f"<<<RESPONSE {nonce}>>>\n{_judged_text(response, self.settings.max_candidate_chars).text}\n" \
                f"<<<END OF RESPONSE {nonce}>>>"

@@ -59,14 +59,9 @@ class JudgeClient:
         d = min(self.settings.backoff_max_s, self.settings.backoff_base_s * (2 ** (attempt - 1)))
         return d / 2 + random.uniform(0, d / 2)
 
-    async def chat(
-        self,
-        messages: list[dict[str, str]],
-        *,
-        max_tokens: int | None = None,
-        temperature: float | None = None,
-        extra: dict[str, Any] | None = None,
-    ) -> ChatResult:
+    async def chat(self, messages: list[dict[str, str]], *, max_tokens: int | None = None,
+                   temperature: float | None = None, extra: dict[str, Any] | None = None) -> ChatResult:
+        """One chat completion, retried on transient faults (see the module docstring)."""
         s = self.settings
         max_tokens = max_tokens or s.max_tokens
         temperature = s.temperature if temperature is None else temperature
@@ -85,33 +80,20 @@ class JudgeClient:
                 self.in_flight += 1
                 self.max_in_flight = max(self.max_in_flight, self.in_flight)
                 try:
-                    comp = await self.backend.complete(
-                        messages, max_tokens=max_tokens, temperature=temperature, extra=extra
-                    )
+                    comp = await self.backend.complete(messages, max_tokens=max_tokens, temperature=temperature,
+                                                       extra=extra)
                 except TransientError as e:
                     errors.append(e.reason)
                     retry_after = e.retry_after
                 else:
-                    return ChatResult(
-                        text=comp.text,
-                        attempts=attempt,
-                        latency_s=time.monotonic() - start,
-                        prompt_tokens=comp.prompt_tokens,
-                        completion_tokens=comp.completion_tokens,
-                        cached_prompt_tokens=comp.cached_prompt_tokens,
-                        errors=errors,
-                        finish_reason=comp.finish_reason,
-                    )
+                    return ChatResult(comp.text, attempt, time.monotonic() - start, comp.prompt_tokens,
+                                      comp.completion_tokens, comp.cached_prompt_tokens, errors=errors,
+                                      finish_reason=comp.finish_reason)
                 finally:
                     self.in_flight -= 1
             if attempt > s.max_retries:
-                return ChatResult(
-                    text=None,
-                    attempts=attempt,
-                    latency_s=time.monotonic() - start,
-                    error=f"gave up after {attempt} attempts; last error: {errors[-1]}",
-                    errors=errors,
-                )
+                return ChatResult(None, attempt, time.monotonic() - start, errors=errors,
+                                  error=f"gave up after {attempt} attempts; last error: {errors[-1]}")
             delay = self.backoff_s(attempt)
             if retry_after is not None:  # the server's own hint wins, within reason
                 delay = max(delay, min(retry_after, MAX_RETRY_AFTER_S))

@@ -8,9 +8,6 @@ Strategies:
 * ``both-orders``: judge both ways; a win only if the response wins both, a loss only if it
   loses both, otherwise a tie. ``disagreement`` says whether the two orders disagreed.
 
-A judgment whose judge call failed, or whose reply has no verdict line, is ``failed``; it is never
-turned into a win, a loss or a tie.
-
 Prompts are built for the provider's prefix cache: the template, the instruction, the criteria and
 the reference come before the policy's response, and the answer tags carry a code that is the same
 for every judgment of one reference under one template within a run (``tagcode.py``). Nothing that
@@ -36,7 +33,7 @@ from .errors import JudgeInputError
 from .settings import JudgeSettings
 from .tagcode import tag_code
 from .templates import Template, load_template
-from .text import neutralise, strip_reasoning, truncate_middle, wrap_answer
+from .text import neutralize, strip_reasoning, truncate_middle, wrap_answer
 from .verdict import read_verdict
 from .wire import TRUNCATED_REASONS
 
@@ -96,20 +93,13 @@ def _require_text(name: str, value: Any) -> str:
 class PairwiseJudge:
     """Renders prompts and judges pairs with one client and one pair of templates."""
 
-    def __init__(
-        self,
-        settings: JudgeSettings | None = None,
-        client: JudgeClient | None = None,
-        template: Template | None = None,
-        criteria_template: Template | None = None,
-    ) -> None:
+    def __init__(self, settings: JudgeSettings | None = None, client: JudgeClient | None = None,
+                 template: Template | None = None, criteria_template: Template | None = None) -> None:
         self.settings = settings or (client.settings if client else JudgeSettings.from_env())
         self._client = client
         self._loop_client: tuple[asyncio.AbstractEventLoop, JudgeClient] | None = None
         self.template = template or load_template(self.settings.template)
-        self.criteria_template = criteria_template or load_template(
-            self.settings.criteria_template, criteria=True
-        )
+        self.criteria_template = criteria_template or load_template(self.settings.criteria_template, criteria=True)
 
     def using(self, client: JudgeClient) -> PairwiseJudge:
         """This judge's settings and templates, calling through ``client``."""
@@ -134,33 +124,29 @@ class PairwiseJudge:
         return self._loop_client[1]
 
     def prepare(self, question: str, reference: str, response: str) -> tuple[str, str, str, dict[str, bool]]:
-        """Validate, strip reasoning, neutralise and truncate; returns texts and truncation flags."""
+        """Validate, strip reasoning, neutralize and truncate; returns texts and truncation flags."""
         question = _require_text("question", question)
         reference = _require_text("reference", reference)
         answer = strip_reasoning(_require_text("response", response))
         if not answer:
             raise JudgeInputError("the response is empty once its <think> reasoning is removed", "response")
         budget = self.settings.max_candidate_chars
-        ref_t = truncate_middle(neutralise(reference), budget)
-        ans_t = truncate_middle(neutralise(answer), budget)
+        ref_t = truncate_middle(neutralize(reference), budget)
+        ans_t = truncate_middle(neutralize(answer), budget)
         return question, ref_t.text, ans_t.text, {"reference": ref_t.truncated, "response": ans_t.truncated}
-
-    def tag_code(self, template: Template, reference: str) -> str:
-        """The answer-tag code: one per (template, reference) within a run (see ``tagcode.py``)."""
-        return tag_code(template.text, reference)
 
     def _render(self, question: str, first: str, second: str, criteria: Any, reference: str,
                 code: str | None) -> tuple[str, str]:
         crit = format_criteria(criteria)
         tpl = self.criteria_template if crit else self.template
-        code = self.tag_code(tpl, reference) if code is None else code
+        code = tag_code(tpl.text, reference) if code is None else code  # one per (template, reference)
         values = {
-            "question": neutralise(question),
+            "question": neutralize(question),
             "answer_a": wrap_answer("A", first, code),
             "answer_b": wrap_answer("B", second, code),
         }
         if "criteria" in tpl.slots:
-            values["criteria"] = neutralise(crit) if crit else "(no specific criteria given)"
+            values["criteria"] = neutralize(crit) if crit else "(no specific criteria given)"
         return tpl.render(**values), code
 
     def render(self, question: str, first: str, second: str, criteria: Any = None, *,
@@ -172,9 +158,8 @@ class PairwiseJudge:
         """
         return self._render(question, first, second, criteria, first if reference is None else reference, code)[0]
 
-    async def _one_order(
-        self, question: str, reference: str, answer: str, criteria: Any, policy_position: str
-    ) -> tuple[OrderResult, ChatResult]:
+    async def _one_order(self, question: str, reference: str, answer: str, criteria: Any,
+                         policy_position: str) -> tuple[OrderResult, ChatResult]:
         first, second = (reference, answer) if policy_position == "B" else (answer, reference)
         prompt, code = self._render(question, first, second, criteria, reference, None)
         res = await self.client.chat([{"role": "user", "content": prompt}])
@@ -191,38 +176,25 @@ class PairwiseJudge:
         verdict = read.label
         return OrderResult(policy_position, verdict, _policy_outcome(verdict, policy_position), raw), res
 
-    async def compare(
-        self,
-        question: str,
-        reference: str,
-        response: str,
-        criteria: Any = None,
-        strategy: str = "position-disadvantage",
-    ) -> Judgment:
+    async def compare(self, question: str, reference: str, response: str, criteria: Any = None,
+                      strategy: str = "position-disadvantage") -> Judgment:
+        """Judge ``response`` against ``reference`` for ``question`` (see the module docstring)."""
         if strategy not in STRATEGIES:
             raise ValueError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
         question, ref, ans, truncated = self.prepare(question, reference, response)
-        positions: Sequence[str] = {"position-disadvantage": ["B"], "position-advantage": ["A"]}.get(
-            strategy, ["B", "A"]
-        )
+        positions: Sequence[str] = {"position-disadvantage": "B", "position-advantage": "A"}.get(strategy, "BA")
         if len(positions) == 1:
             pairs = [await self._one_order(question, ref, ans, criteria, positions[0])]
         else:
             pairs = await asyncio.gather(*(self._one_order(question, ref, ans, criteria, p) for p in positions))
         orders = [o for o, _ in pairs]
         chats = [c for _, c in pairs]
-        j = Judgment(
-            outcome="failed",
-            strategy=strategy,
-            raw="\n\n=====\n\n".join(o.raw or "" for o in orders) if len(orders) > 1 else orders[0].raw,
-            attempts=sum(c.attempts for c in chats),
-            latency_s=max(c.latency_s for c in chats),
-            prompt_tokens=sum(c.prompt_tokens for c in chats),
-            completion_tokens=sum(c.completion_tokens for c in chats),
-            cached_prompt_tokens=sum(c.cached_prompt_tokens for c in chats),
-            truncated=truncated,
-            orders=orders,
-        )
+        j = Judgment(outcome="failed", strategy=strategy, truncated=truncated, orders=orders,
+                     raw="\n\n=====\n\n".join(o.raw or "" for o in orders) if len(orders) > 1 else orders[0].raw,
+                     attempts=sum(c.attempts for c in chats), latency_s=max(c.latency_s for c in chats),
+                     prompt_tokens=sum(c.prompt_tokens for c in chats),
+                     completion_tokens=sum(c.completion_tokens for c in chats),
+                     cached_prompt_tokens=sum(c.cached_prompt_tokens for c in chats))
         failed = [o for o in orders if o.outcome == "failed"]
         if failed:
             j.reason = "; ".join(f"order with response as {o.policy_position}: {o.error}" for o in failed)
@@ -236,20 +208,13 @@ class PairwiseJudge:
         return j
 
 
-async def compare(
-    question: str,
-    reference: str,
-    response: str,
-    criteria: Any = None,
-    strategy: str = "position-disadvantage",
-    *,
-    settings: JudgeSettings | None = None,
-    judge: PairwiseJudge | None = None,
-) -> Judgment:
-    """Judge ``response`` against ``reference`` for ``question`` (see the module docstring)."""
+async def compare(question: str, reference: str, response: str, criteria: Any = None,
+                  strategy: str = "position-disadvantage", *, settings: JudgeSettings | None = None,
+                  judge: PairwiseJudge | None = None) -> Judgment:
+    """``PairwiseJudge.compare`` with a judge kept per settings (templates are read once, not per call)."""
     if judge is None:
         settings = settings or JudgeSettings.from_env()
-        key = repr(settings)  # templates are read once per settings, not once per call
+        key = repr(settings)
         judge = _DEFAULT_JUDGES.get(key)
         if judge is None:
             judge = _DEFAULT_JUDGES[key] = PairwiseJudge(settings)

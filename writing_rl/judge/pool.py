@@ -204,7 +204,7 @@ class PoolBackend:
                 last = TransientError(f"{ep.name}: {e.reason}", retry_after=e.retry_after, status=e.status)
                 continue
             finally:
-                if not finished and ep.state == PROBING:  # cancelled or fatal: let another request probe
+                if not finished and ep.state == PROBING:  # canceled or fatal: let another request probe
                     ep.state, ep.out_until = EJECTED, 0.0
                 self._release(ep)
             self._succeeded(ep, time.monotonic() - start)

@@ -1,4 +1,4 @@
-"""Text hygiene before judging: reasoning removal, neutralising candidate texts, budget truncation.
+"""Text hygiene before judging: reasoning removal, neutralizing candidate texts, budget truncation.
 
 Rules (stated here because the reward depends on them):
 
@@ -41,12 +41,12 @@ def strip_reasoning(text: str) -> str:
     return text.strip()
 
 
-def neutralise(text: str) -> str:
+def neutralize(text: str) -> str:
     """Make a candidate text unable to forge a verdict line or an answer delimiter.
 
     Every line holding the verdict keyword and a colon, in any disguise the verdict grammar sees
     through (look-alike letters, invisible characters, emphasis, other colons), is rewritten in its
-    normalised form with the colon turned into `` -`` (``grammar.defuse``); runs of three or more
+    normalized form with the colon turned into `` -`` (``grammar.defuse``); runs of three or more
     angle brackets are spaced out. The rest of the text is untouched, so the judge still reads the
     writing as written.
     """
@@ -70,7 +70,7 @@ def truncate_middle(text: str, budget_chars: int) -> Truncated:
     omitted = len(text) - budget_chars
     marker = (
         f"\n\n[... {omitted} characters omitted from the middle of this answer by Writing-RL "
-        "to fit the judge's length budget; do not penalise the gap itself ...]\n\n"
+        "to fit the judge's length budget; do not penalize the gap itself ...]\n\n"
     )
     keep = max(0, budget_chars - len(marker))
     head = keep // 2
@@ -84,8 +84,8 @@ def new_nonce() -> str:
 
 
 def wrap_answer(label: str, text: str, code: str) -> str:
-    """Delimit a candidate (already ``neutralise``d) with tags carrying a code it cannot guess.
+    """Delimit a candidate (already ``neutralize``d) with tags carrying a code it cannot guess.
 
-    The candidate cannot close its tag in any case: it holds no ``<<<``/``>>>`` run once neutralised.
+    The candidate cannot close its tag in any case: it holds no ``<<<``/``>>>`` run once neutralized.
     """
     return f"<<<ANSWER {label} {code}>>>\n{text}\n<<<END OF ANSWER {label} {code}>>>"

@@ -11,7 +11,7 @@ Where the target comes from, first rule that applies:
    the largest number wins (a whole piece is longer than its parts: "about 500 words per section,
    3000 words in total" means 3000; "title within 20 characters ... 800-1200 characters" means
    800-1200); equal numbers go to the earliest phrase. A prompt that names the length of a source
-   text as well as of the answer ("summarise this 5000-word report in 300 words") is misread:
+   text as well as of the answer ("summarize this 5000-word report in 300 words") is misread:
    give such rows a ``length`` or ``length_range`` in the ground truth.
 
    ================================  ==========================================================
@@ -51,8 +51,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from writing_rl.textstats import count_words
-
+from ..textstats import count_words
 from .base import ComponentResult, RewardConfigError
 
 

@@ -26,7 +26,7 @@ from ..calls.runner import Budget, Caller, RunStats, run_jobs
 from ..calls.scores import ask_scores
 from ..judge.errors import TemplateError
 from ..judge.templates import PROMPTS_DIR, Template, parse_template, read_text_file
-from ..judge.text import neutralise, new_nonce, truncate_middle, wrap_answer
+from ..judge.text import neutralize, new_nonce, truncate_middle, wrap_answer
 from .generate import response_ok
 from .inputs import Instruction
 from .models import ModelsConfig, ModelSpec, SelectionError
@@ -120,7 +120,7 @@ def render_dimensions(dims: tuple[Dimension, ...]) -> str:
         head = f"- {d.key}" + (f" ({d.title})" if d.title else "")
         lines.append(f"{head}: {d.description}" if d.description else head)
         lines.extend(f"    {band}: {text}" for band, text in d.bands)
-    return neutralise("\n".join(lines))
+    return neutralize("\n".join(lines))
 
 
 def reply_format(dims: tuple[Dimension, ...]) -> str:
@@ -142,9 +142,9 @@ class PointwiseScorer:
         dims = criteria_dimensions(criteria)
         tpl = self.templates.criteria if dims else self.templates.default
         dims = dims or self.templates.dimensions
-        text = truncate_middle(neutralise(answer), self.max_chars).text
+        text = truncate_middle(neutralize(answer), self.max_chars).text
         return tpl.render(
-            question=neutralise(question), answer=wrap_answer("R", text, new_nonce()),
+            question=neutralize(question), answer=wrap_answer("R", text, new_nonce()),
             dimensions=render_dimensions(dims), reply_format=reply_format(dims),
         )
 

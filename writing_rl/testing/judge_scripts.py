@@ -1,6 +1,6 @@
 """What the loopback judge answers: the ``Reply`` a script returns for a ``ScriptRequest``, and ready-made judges.
 
-Ready-made pairwise judges with known behaviour (for ``writing-rl judge audit`` and its tests):
+Ready-made pairwise judges with known behavior (for ``writing-rl judge audit`` and its tests):
 ``first_answer_judge`` (always ``VERDICT: A``), ``longer_answer_judge`` (the answer with more
 characters), ``accurate_judge`` (the stronger answer on exactly ``accuracy`` of its calls) and
 ``flaky_judge`` (wraps another script and answers ``failure_rate`` of the calls with no verdict
