@@ -10,8 +10,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "writing_rl"
 MAX_MODULE_LINES = 300
-# Function-level imports of the package's own modules that are there for start-up cost, not for a cycle.
-LAZY_FOR_COST = {("selection/pipeline.py", "emit")}  # pyarrow, only with --build
 
 
 def _modules() -> list[Path]:
@@ -38,7 +36,7 @@ def test_no_function_imports_the_package_itself() -> None:
                         a.name.startswith("writing_rl") for a in node.names))
                 if own:
                     found.add((str(p.relative_to(PACKAGE)), fn.name))
-    assert found <= LAZY_FOR_COST, f"imports inside functions: {sorted(found - LAZY_FOR_COST)}"
+    assert found == set(), f"imports inside functions: {sorted(found)}"
 
 
 def test_the_path_of_one_sample_is_listed_in_at_most_8_files_of_the_stated_length() -> None:

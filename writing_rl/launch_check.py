@@ -16,10 +16,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .launch_spec import FAIL, INFO, MEMORY_CEILING, OK, WARN, Finding, LaunchPlan, default_token_len, model_context
+from .launch_spec import FAIL, INFO, MEMORY_CEILING, OK, WARN, Finding, LaunchPlan
 
-__all__ = ["FAIL", "INFO", "OK", "WARN", "Finding", "LaunchPlan", "check", "default_token_len", "failures",
-           "model_context"]
+__all__ = ["FAIL", "INFO", "OK", "WARN", "Finding", "LaunchPlan", "check", "failures"]
 
 def _near(valid: list[int], value: int) -> list[int]:
     """The valid values just below and just above ``value``."""

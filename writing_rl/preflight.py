@@ -16,9 +16,9 @@ from .curriculum.index_file import IndexFileError, read_index, sample_key
 from .data.check import check_dataset, load_ground_truths
 from .launch_check import LaunchPlan, check
 from .preflight_judge import check_audit, check_judge, estimate, judge_cache_and_cost
-from .preflight_report import FAIL, INFO, OK, WARN, Report, Row
+from .preflight_report import FAIL, INFO, OK, WARN, Report
 
-__all__ = ["FAIL", "INFO", "OK", "WARN", "Report", "Row", "count_gpus", "launch_plan", "run_preflight", "wandb_state"]
+__all__ = ["FAIL", "INFO", "OK", "WARN", "Report", "count_gpus", "launch_plan", "run_preflight", "wandb_state"]
 
 
 def _check_data(rep: Report, args: Any) -> dict[int, dict] | None:

@@ -95,8 +95,8 @@ def main(argv: list[str] | None = None) -> int:
         print(yaml.safe_dump(redact_config(OmegaConf.to_container(cfg, resolve=False)), sort_keys=False, width=120))
     for w in warnings:
         print(scrub(f"warning: {w}"))
-    print("verl config: composed and validated; reward manager = writing_rl ParallelRewardManager, trainer mode = "
-          f"{cfg.trainer.v1.trainer_mode}")
+    print("verl config: composed and validated; reward manager = parallel (writing_rl PairwiseJudgeRewardManager), "
+          f"trainer mode = {cfg.trainer.v1.trainer_mode}")
     return 0
 
 

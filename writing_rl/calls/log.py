@@ -17,7 +17,6 @@ from collections.abc import Callable, Hashable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..atomic import atomic_write_bytes
 from ..redact import scrub
 from .errors import InputError
 
@@ -52,11 +51,6 @@ def iter_jsonl(path: str | Path, what: str, *, torn_tail_ok: bool = False) -> It
 def sha(*parts: Any) -> str:
     """A stable key for a tuple of JSON-able parts (what decides a logged result)."""
     return hashlib.sha256(json.dumps(parts, ensure_ascii=False, default=str).encode("utf-8")).hexdigest()
-
-
-def write_atomic(path: str | Path, data: str | bytes) -> None:
-    """Write a file all at once (see ``writing_rl.atomic``)."""
-    atomic_write_bytes(path, data.encode("utf-8") if isinstance(data, str) else data)
 
 
 def read_json(path: str | Path) -> Any:

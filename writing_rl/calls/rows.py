@@ -9,12 +9,14 @@ parquet its position from 0); ids compare as text and must be unique. Errors nam
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
+
 from ..data.schema import GroundTruth, GroundTruthError
+from ..judge.criteria import decode_criteria
 from .errors import InputError
 from .log import iter_jsonl
 
@@ -33,7 +35,7 @@ class Row:
 
     @property
     def criteria(self) -> Any:
-        return json_or_text(self.fields.get("checklist", self.fields.get("criteria")))
+        return decode_criteria(self.fields.get("checklist", self.fields.get("criteria")))
 
     @property
     def references(self) -> list[str] | None:
@@ -43,16 +45,6 @@ class Row:
         if isinstance(refs, str):
             return [refs]
         return [str(r) for r in refs]
-
-
-def json_or_text(value: Any) -> Any:
-    """Text that looks like JSON (``[...]``, ``{...}``) parsed, anything else as it is."""
-    if isinstance(value, str) and value.strip()[:1] in ("[", "{"):
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError:
-            return value
-    return value
 
 
 def norm_id(value: Any) -> str:
@@ -126,8 +118,6 @@ def read_rows(path: str | Path, what: str = "benchmark file") -> list[Row]:
     if p.suffix == ".parquet":
         if not p.is_file():
             raise InputError(f"{what} {p} does not exist")
-        import pyarrow.parquet as pq  # heavy and only for parquet files: imported when one is read
-
         try:
             records = pq.read_table(p).to_pylist()  # plain lists and dicts; pandas would cost a second to import
         except Exception as e:  # pyarrow raises several types for a bad file

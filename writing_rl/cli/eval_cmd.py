@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..calls.endpoint import make_client
 from ..eval.criteria import criteria_template, evaluate_criteria
 from ..eval.data import EvalInputError, Item, items_from_responses, load_benchmark, load_responses
 from ..eval.generate import endpoint_settings, generate
@@ -18,7 +17,7 @@ from ..eval.report import compare_reports, comparison_text, load_report, open_ru
 from ..eval.scoring import Scorer, report_stats
 from ..judge import JudgeError, JudgeSettings, PairwiseJudge
 from ..judge.templates import load_template
-from .common import CliError, fail, print_json, read_user_text
+from .common import CliError, add_progress_option, fail, print_json, read_user_text
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _endpoint_args(g, required=True)
     g.add_argument("--limit", type=int, help="only the first N rows")
     g.add_argument("--json", action="store_true", help="print the summary as one JSON object")
-    g.add_argument("--no-progress", action="store_true")
+    add_progress_option(g, shows_progress=True)
     g.set_defaults(func=run_generate)
 
     lb = ev.add_parser("longbench-write", help="length score S_l and judged quality S_q by length bucket")
@@ -70,7 +69,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     cp.add_argument("run1", help="a run folder (or its report.json)")
     cp.add_argument("run2")
     cp.add_argument("--json", action="store_true")
-    cp.add_argument("--no-progress", action="store_true", help="accepted for uniformity (compare makes no calls)")
+    add_progress_option(cp, shows_progress=False)
     cp.set_defaults(func=run_compare)
 
 
@@ -101,7 +100,7 @@ def _judge_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cache", help="judge result log (default <out>/scores.jsonl); share one between runs")
     p.add_argument("--limit", type=int, help="only the first N benchmark rows")
     p.add_argument("--json", action="store_true", help="print the headline numbers as one JSON object")
-    p.add_argument("--no-progress", action="store_true")
+    add_progress_option(p, shows_progress=True)
 
 
 def _scoring_args(p: argparse.ArgumentParser) -> None:
@@ -258,14 +257,10 @@ def run_pairwise(args: argparse.Namespace) -> int:
     out = _out_dir(args, "pairwise", label)
 
     async def go() -> dict[str, Any]:
-        client = make_client(settings)
-        judge = PairwiseJudge(settings, client=client, template=template, criteria_template=criteria_template)
-        try:
+        async with PairwiseJudge(settings, template=template, criteria_template=criteria_template).session() as judge:
             return await evaluate_pairwise(pairs, judge, args.cache or out / "judgments.jsonl",
                                            n_boot=args.bootstrap, seed=args.seed,
                                            show_progress=not args.no_progress)
-        finally:
-            await client.close()
 
     result = asyncio.run(go())
     result["failures"] = extra["missing"] + result["failures"]

@@ -35,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def add_create_args(p: argparse.ArgumentParser) -> None:
-    """The options of `index create` (also used by scripts/create_index_file.py)."""
+    """The options of `index create` (scripts/create_index_file.py runs the same command)."""
     p.add_argument("--experiment", "--experiment_name", dest="experiment", required=True)
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--data-num", "--data_num", dest="data_num", type=int,

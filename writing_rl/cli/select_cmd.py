@@ -15,7 +15,7 @@ from ..judge.errors import JudgeConfigError, JudgeError
 from ..selection.models import SelectionError
 from ..selection.pipeline import REMEMBERED, Options, SelectionRun, print_warnings, remembered
 from ..selection.report import stage_table
-from .common import fail, print_json
+from .common import add_progress_option, fail, print_json
 
 STAGES = ("run", "generate", "score", "select", "emit")
 HELP = {
@@ -39,7 +39,7 @@ def _common(p: argparse.ArgumentParser, stage: str) -> None:
     p.add_argument("--score-template", type=Path, help="pointwise template with @dimension lines")
     p.add_argument("--score-criteria-template", type=Path, help="pointwise template used with per-row criteria")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the summary table")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_progress_option(p, shows_progress=True)
     p.add_argument("--quiet", dest="no_progress", action="store_true", help=argparse.SUPPRESS)  # the old name
     if stage in ("run", "generate", "score"):
         p.add_argument("--concurrency", type=int, help="requests in flight at once (default: $API_PARALLEL or 64)")

@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from ..judge.criteria import format_criteria
 from ..judge.errors import JudgeInputError
-from .read import load_ground_truths, load_ladders, read_ground_truths
+from .read import load_ground_truths, load_ladders
 from .schema import (
     COLUMNS,
     GT,
@@ -27,7 +27,7 @@ from .schema import (
     split_path,
 )
 
-__all__ = ["Problem", "check_dataset", "load_ground_truths", "load_ladders", "read_ground_truths"]
+__all__ = ["Problem", "check_dataset", "load_ground_truths", "load_ladders"]
 
 ROLES = ("system", "user", "assistant")
 

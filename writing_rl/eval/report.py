@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..calls.log import write_atomic
+from ..atomic import atomic_write_bytes, atomic_write_text
 from ..redact import scrub_obj
 from .data import EvalInputError
 
@@ -95,7 +95,7 @@ def save_png(fig: Any, path: Path) -> Path:
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     pyplot().close(fig)
-    write_atomic(path, buf.getvalue())
+    atomic_write_bytes(path, buf.getvalue())
     return path
 
 
@@ -242,8 +242,8 @@ def write_run(
     report.update(scrub_obj(report))  # failure reasons may carry what a server echoed, key included
     made = charts(report, out)
     report["charts"] = [c.name for c in made]
-    write_atomic(out / "report.json", json.dumps(report, ensure_ascii=False, indent=2, default=str) + "\n")
-    write_atomic(out / "report.md", render_markdown(report, made, details))
+    atomic_write_text(out / "report.json", json.dumps(report, ensure_ascii=False, indent=2, default=str) + "\n")
+    atomic_write_text(out / "report.md", render_markdown(report, made, details))
     return {"json": out / "report.json", "markdown": out / "report.md", **{c.stem: c for c in made}}
 
 

@@ -139,7 +139,7 @@ class PairwiseJudge:
                 code: str | None) -> tuple[str, str]:
         crit = format_criteria(criteria)
         tpl = self.criteria_template if crit else self.template
-        code = tag_code(tpl.text, reference) if code is None else code  # one per (template, reference)
+        code = self.tag_code(tpl, reference) if code is None else code
         values = {
             "question": neutralize(question),
             "answer_a": wrap_answer("A", first, code),
@@ -157,6 +157,10 @@ class PairwiseJudge:
         ``HIDDEN_CODE`` for a prompt shown to a person.
         """
         return self._render(question, first, second, criteria, first if reference is None else reference, code)[0]
+
+    def tag_code(self, template: Template, reference: str) -> str:
+        """The answer-tag code: one per (template, reference) within a run (see ``tagcode.py``)."""
+        return tag_code(template.text, reference)
 
     async def _one_order(self, question: str, reference: str, answer: str, criteria: Any,
                          policy_position: str) -> tuple[OrderResult, ChatResult]:

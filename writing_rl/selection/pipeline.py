@@ -24,6 +24,8 @@ from typing import Any
 from ..atomic import atomic_write_text
 from ..calls.log import ResultLog, by_id_and_model, read_json
 from ..calls.runner import Budget, RunStats
+from ..data.build import build_dataset
+from ..data.schema import DataError
 from ..judge.settings import JudgeSettings
 from ..redact import scrub
 from .emit import emit_rows, write_rows
@@ -203,10 +205,6 @@ class SelectionRun:
         if self.opts.build is not None:
             if not rows:
                 raise SelectionError("no instruction was selected, so there is nothing to build; see report.md")
-            # pyarrow (about 0.4 s to import) is needed only with --build: imported when it is given
-            from ..data.build import build_dataset
-            from ..data.schema import DataError
-
             try:
                 result["build"] = build_dataset(
                     rows, self.opts.build, test_size=self.opts.test_size, system_prompt=self.opts.system_prompt,
